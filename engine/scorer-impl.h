@@ -1,0 +1,65 @@
+/* packd — few-shot visual anomaly detection
+ * Copyright (C) 2026 packd developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef PACKD_SCORER_IMPL_H
+#define PACKD_SCORER_IMPL_H
+
+#include "packd-scorer.h"
+#include "packd-teacher.h"
+
+G_BEGIN_DECLS
+
+/* Private pieces of the scorer shared by its methods (scorer.c, knn.c). */
+
+#define PACKD_KNN_MAX_TAPS 4
+
+/* Teacher taps -> local 3x3 average -> resampled to the s8 grid ->
+ * concatenated: one embedding row per grid position (method.md §8). */
+typedef struct {
+  PackdTeacherRun *run;
+  int n_taps;
+  int size;                     /* model input (square) */
+  int grid;                     /* size / 8 */
+  int dim;                      /* sum of tap channels */
+  PackdArena *arena;
+  PackdTensor pooled[PACKD_KNN_MAX_TAPS];
+  PackdTensor resized[PACKD_KNN_MAX_TAPS];
+  PackdTensor embedding;        /* [1, grid, grid, dim] */
+} PackdEmbedder;
+
+PackdEmbedder *packd_embedder_new (const PackdTeacher *teacher, int size,
+    const char *const *taps, int n_taps, GError **error);
+void packd_embedder_free (PackdEmbedder *e);
+/* Image -> e->embedding (grid*grid rows of dim floats). */
+void packd_embedder_run (PackdEmbedder *e, const PackdImage *image);
+/* Image -> teacher input tensor [1,size,size,3], RGB in [0,1]
+ * (bilinear, align_corners = TRUE as the teacher's preprocessing). */
+void packd_image_to_input (const PackdImage *image, PackdTensor *input);
+
+/* Nearest-neighbour search workspace: distances by sgemm in bank chunks. */
+typedef struct {
+  int n_queries;
+  int dim;
+  int chunk;
+  float *query_norms;           /* n_queries */
+  float *products;              /* n_queries x chunk */
+} PackdKnnSearch;
+
+PackdKnnSearch *packd_knn_search_new (int n_queries, int dim, GError **error);
+void packd_knn_search_free (PackdKnnSearch *s);
+/* For each query row: min over bank rows in [begin, end) of the squared
+ * Euclidean distance (|q|^2 + |b|^2 - 2 q.b, clamped at 0), combined by
+ * min with what min_dist2 already holds (callers start at +inf).
+ * bank_norms: |b|^2 per bank row. */
+void packd_knn_search_run (PackdKnnSearch *s, const float *queries, const float *bank,
+    const float *bank_norms, int begin, int end, float *min_dist2);
+
+/* 1-NN distance grid -> blurred size x size map (bilinear align_corners
+ * TRUE, Gaussian sigma 4, truncate 4, reflect); returns its max. */
+float packd_anomaly_map_finish (const float *grid_map, int grid, int size, float *map,
+    float *scratch_a, float *scratch_b);
+
+G_END_DECLS
+
+#endif

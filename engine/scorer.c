@@ -1,0 +1,472 @@
+/* packd — few-shot visual anomaly detection
+ * Copyright (C) 2026 packd developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "scorer-impl.h"
+#include "packd-error.h"
+#include "packd-layers.h"
+#include "packd-safetensors.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define DEFAULT_SIZE 256
+/* method.md §2 / §8 and ../shared/ref/knn.py */
+static const char *const default_knn_taps[] = {
+  "block_3_expand_relu", "block_6_expand_relu", "block_13_expand_relu",
+};
+
+/* Calibration from good images only: each support image is scored against
+ * the bank of the others (leave-one-out), as is a shifted crop of it
+ * (camera jitter).  threshold = CALIB_MARGIN * max of those scores. */
+#define CALIB_SHIFT_FRACTION 0.03
+#define CALIB_MARGIN 1.1f
+
+struct _PackdSupport {
+  gint ref_count;
+  int n_images;
+  int rows_per_image;
+  int dim;
+  float *bank;                  /* n_images*rows_per_image x dim */
+  float *bank_norms;
+  float threshold;
+  float *calibration_scores;    /* 2 per image when n_images >= 2 */
+  int n_calibration;
+};
+
+/* Everything one thread needs to score an image. */
+typedef struct {
+  PackdEmbedder *embedder;
+  PackdKnnSearch *search;
+  float *grid_map;              /* grid*grid, squared then plain distances */
+  float *map;                   /* size*size, blurred */
+  float *scratch_a, *scratch_b; /* size*size each */
+} Workspace;
+
+struct _PackdScorer {
+  PackdMethod method;
+  int size;
+  int n_threads;
+  PackdTeacher *teacher;
+  char *taps[PACKD_KNN_MAX_TAPS];
+  int n_taps;
+  Workspace work;               /* used by score() only */
+  GMutex lock;                  /* guards support */
+  PackdSupport *support;
+};
+
+const char *
+packd_method_to_string (PackdMethod method)
+{
+  return method == PACKD_METHOD_PACKD ? "packd" : "knn";
+}
+
+gboolean
+packd_method_from_string (const char *name, PackdMethod *method)
+{
+  if (g_strcmp0 (name, "knn") == 0)
+    *method = PACKD_METHOD_KNN;
+  else if (g_strcmp0 (name, "packd") == 0)
+    *method = PACKD_METHOD_PACKD;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static void
+workspace_clear (Workspace *w)
+{
+  packd_embedder_free (w->embedder);
+  packd_knn_search_free (w->search);
+  g_free (w->grid_map);
+  g_free (w->map);
+  g_free (w->scratch_a);
+  g_free (w->scratch_b);
+  memset (w, 0, sizeof (*w));
+}
+
+static gboolean
+workspace_init (Workspace *w, PackdScorer *s, GError **error)
+{
+  const gsize map_floats = (gsize) s->size * s->size;
+
+  memset (w, 0, sizeof (*w));
+  w->embedder = packd_embedder_new (s->teacher, s->size, (const char *const *) s->taps,
+      s->n_taps, error);
+  if (w->embedder == NULL)
+    return FALSE;
+  w->search = packd_knn_search_new (w->embedder->grid * w->embedder->grid, w->embedder->dim, error);
+  if (w->search == NULL)
+    goto fail;
+  w->grid_map = g_try_new (float, (gsize) w->embedder->grid * w->embedder->grid);
+  w->map = g_try_new (float, map_floats);
+  w->scratch_a = g_try_new (float, map_floats);
+  w->scratch_b = g_try_new (float, map_floats);
+  if (!w->grid_map || !w->map || !w->scratch_a || !w->scratch_b) {
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_NO_MEMORY, "cannot allocate scoring buffers");
+    goto fail;
+  }
+  return TRUE;
+
+fail:
+  workspace_clear (w);
+  return FALSE;
+}
+
+static gboolean
+parse_taps (PackdScorer *s, const PackdSafetensors *st, GError **error)
+{
+  const char *meta = packd_safetensors_get_metadata (st, "packd.knn_taps");
+  char **names = NULL;
+
+  if (meta != NULL) {
+    names = g_strsplit (meta, ",", -1);
+    s->n_taps = g_strv_length (names);
+    if (s->n_taps < 1 || s->n_taps > PACKD_KNN_MAX_TAPS) {
+      g_set_error (error, PACKD_ERROR, PACKD_ERROR_MODEL,
+          "packd.knn_taps lists %d taps (1 to %d allowed)", s->n_taps, PACKD_KNN_MAX_TAPS);
+      g_strfreev (names);
+      s->n_taps = 0;
+      return FALSE;
+    }
+    for (int i = 0; i < s->n_taps; i++)
+      s->taps[i] = g_strstrip (g_strdup (names[i]));
+    g_strfreev (names);
+  } else {
+    s->n_taps = G_N_ELEMENTS (default_knn_taps);
+    for (int i = 0; i < s->n_taps; i++)
+      s->taps[i] = g_strdup (default_knn_taps[i]);
+  }
+  for (int i = 0; i < s->n_taps; i++) {
+    int stride = packd_teacher_tap_stride (s->teacher, s->taps[i]);
+    if (stride < 4 || stride > 32) {
+      g_set_error (error, PACKD_ERROR, PACKD_ERROR_MODEL,
+          "knn tap '%s' is not a spatial teacher layer between stride 4 and 32", s->taps[i]);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+PackdScorer *
+packd_scorer_new (const char *model_path, PackdMethod method, GError **error)
+{
+  PackdScorer *s;
+
+  if (model_path == NULL || *model_path == '\0') {
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_INVALID_ARGUMENT, "no model file given");
+    return NULL;
+  }
+  if (method == PACKD_METHOD_PACKD) {
+    /* The trained student is not in this engine yet. */
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_MODEL,
+        "%s: method 'packd' needs a trained PACKD model, which this build cannot load yet; "
+        "use method 'knn'", model_path);
+    return NULL;
+  }
+
+  s = g_new0 (PackdScorer, 1);
+  g_mutex_init (&s->lock);
+  s->method = method;
+  s->size = DEFAULT_SIZE;
+  s->n_threads = 0;
+  s->teacher = packd_teacher_load (model_path, error);
+  if (s->teacher == NULL)
+    goto fail;
+  {
+    /* Re-open for metadata only: the teacher keeps its own mapping. */
+    PackdSafetensors *st = packd_safetensors_open (model_path, error);
+    gboolean ok;
+    if (st == NULL)
+      goto fail;
+    ok = parse_taps (s, st, error);
+    packd_safetensors_free (st);
+    if (!ok) {
+      g_prefix_error (error, "%s: ", model_path);
+      goto fail;
+    }
+  }
+  if (!workspace_init (&s->work, s, error))
+    goto fail;
+  return s;
+
+fail:
+  packd_scorer_free (s);
+  return NULL;
+}
+
+void
+packd_scorer_free (PackdScorer *s)
+{
+  if (s == NULL)
+    return;
+  workspace_clear (&s->work);
+  if (s->support)
+    packd_support_unref (s->support);
+  for (int i = 0; i < PACKD_KNN_MAX_TAPS; i++)
+    g_free (s->taps[i]);
+  packd_teacher_free (s->teacher);
+  g_mutex_clear (&s->lock);
+  g_free (s);
+}
+
+PackdMethod
+packd_scorer_get_method (const PackdScorer *s)
+{
+  return s->method;
+}
+
+int
+packd_scorer_get_input_size (const PackdScorer *s)
+{
+  return s->size;
+}
+
+void
+packd_scorer_set_threads (PackdScorer *s, int n_threads)
+{
+  s->n_threads = MAX (n_threads, 1);
+  /* OpenBLAS owns the parallelism (GEMM is ~90 % of the work); its thread
+   * count is process-wide. */
+  openblas_set_num_threads (s->n_threads);
+}
+
+static gboolean
+image_check (const PackdImage *img, GError **error)
+{
+  int bpp = img->format == PACKD_PIXEL_RGB ? 3 : img->format == PACKD_PIXEL_GRAY ? 1 : 4;
+
+  if (img->pixels == NULL || img->width < 1 || img->height < 1 || img->stride < img->width * bpp) {
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_INVALID_ARGUMENT,
+        "invalid image (%dx%d, stride %d, %s)", img->width, img->height, img->stride,
+        img->pixels ? "data" : "no data");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static int
+image_bytes_per_pixel (const PackdImage *img)
+{
+  return img->format == PACKD_PIXEL_RGB ? 3 : img->format == PACKD_PIXEL_GRAY ? 1 : 4;
+}
+
+/* Raw knn score of the embedding in w against bank rows outside
+ * [skip_begin, skip_end); fills w->map. */
+static float
+score_embedding (Workspace *w, const PackdSupport *sup, int skip_begin, int skip_end, int size)
+{
+  const int nq = w->search->n_queries;
+  const int rows = sup->n_images * sup->rows_per_image;
+
+  for (int q = 0; q < nq; q++)
+    w->grid_map[q] = INFINITY;
+  if (skip_begin > 0)
+    packd_knn_search_run (w->search, w->embedder->embedding.data, sup->bank, sup->bank_norms,
+        0, skip_begin, w->grid_map);
+  if (skip_end < rows)
+    packd_knn_search_run (w->search, w->embedder->embedding.data, sup->bank, sup->bank_norms,
+        skip_end, rows, w->grid_map);
+  for (int q = 0; q < nq; q++)
+    w->grid_map[q] = sqrtf (w->grid_map[q]);
+  return packd_anomaly_map_finish (w->grid_map, w->embedder->grid, size, w->map, w->scratch_a,
+      w->scratch_b);
+}
+
+static void
+support_calibrate (PackdSupport *sup, Workspace *w, const PackdImage *images, int size)
+{
+  float peak = 0.f;
+
+  sup->n_calibration = 0;
+  if (sup->n_images < 2) {
+    /* Nothing to leave out: a shifted crop against the image itself gives
+     * a floor; doubled, since a held-out image scores higher. */
+    const PackdImage *img = &images[0];
+    const int dx = MAX (1, (int) (img->width * CALIB_SHIFT_FRACTION));
+    const int dy = MAX (1, (int) (img->height * CALIB_SHIFT_FRACTION));
+    PackdImage shifted = *img;
+    shifted.pixels += (gsize) dy * img->stride + (gsize) dx * image_bytes_per_pixel (img);
+    shifted.width = MAX (1, img->width - dx);
+    shifted.height = MAX (1, img->height - dy);
+    packd_embedder_run (w->embedder, &shifted);
+    peak = 2.f * score_embedding (w, sup, 0, 0, size);
+    sup->calibration_scores[sup->n_calibration++] = peak;
+    sup->threshold = CALIB_MARGIN * peak;
+    return;
+  }
+  for (int i = 0; i < sup->n_images; i++) {
+    const PackdImage *img = &images[i];
+    const int begin = i * sup->rows_per_image, end = begin + sup->rows_per_image;
+    const int dx = (int) (img->width * CALIB_SHIFT_FRACTION);
+    const int dy = (int) (img->height * CALIB_SHIFT_FRACTION);
+    PackdImage shifted = *img;
+    float s;
+
+    packd_embedder_run (w->embedder, img);
+    s = score_embedding (w, sup, begin, end, size);
+    sup->calibration_scores[sup->n_calibration++] = s;
+    peak = MAX (peak, s);
+
+    shifted.pixels += (gsize) dy * img->stride + (gsize) dx * image_bytes_per_pixel (img);
+    shifted.width = MAX (1, img->width - dx);
+    shifted.height = MAX (1, img->height - dy);
+    packd_embedder_run (w->embedder, &shifted);
+    s = score_embedding (w, sup, begin, end, size);
+    sup->calibration_scores[sup->n_calibration++] = s;
+    peak = MAX (peak, s);
+  }
+  sup->threshold = CALIB_MARGIN * peak;
+}
+
+PackdSupport *
+packd_scorer_build_support (PackdScorer *s, const PackdImage *images, int n_images, GError **error)
+{
+  Workspace w;
+  PackdSupport *sup;
+  int rows;
+
+  if (images == NULL || n_images < 1) {
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_INVALID_ARGUMENT,
+        "a support set needs at least one image");
+    return NULL;
+  }
+  for (int i = 0; i < n_images; i++)
+    if (!image_check (&images[i], error)) {
+      g_prefix_error (error, "support image %d: ", i + 1);
+      return NULL;
+    }
+  /* A workspace of its own: this may run while another thread scores. */
+  if (!workspace_init (&w, s, error))
+    return NULL;
+
+  sup = g_new0 (PackdSupport, 1);
+  sup->ref_count = 1;
+  sup->n_images = n_images;
+  sup->rows_per_image = w.embedder->grid * w.embedder->grid;
+  sup->dim = w.embedder->dim;
+  rows = n_images * sup->rows_per_image;
+  sup->bank = g_try_new (float, (gsize) rows * sup->dim);
+  sup->bank_norms = g_try_new (float, rows);
+  sup->calibration_scores = g_new0 (float, 2 * n_images);
+  if (sup->bank == NULL || sup->bank_norms == NULL) {
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_NO_MEMORY,
+        "cannot allocate a memory bank of %d positions", rows);
+    packd_support_unref (sup);
+    workspace_clear (&w);
+    return NULL;
+  }
+  for (int i = 0; i < n_images; i++) {
+    float *dst = sup->bank + (gsize) i * sup->rows_per_image * sup->dim;
+    packd_embedder_run (w.embedder, &images[i]);
+    memcpy (dst, w.embedder->embedding.data, (gsize) sup->rows_per_image * sup->dim * sizeof (float));
+  }
+  for (int r = 0; r < rows; r++) {
+    const float *b = sup->bank + (gsize) r * sup->dim;
+    float n2 = 0.f;
+    for (int c = 0; c < sup->dim; c++)
+      n2 += b[c] * b[c];
+    sup->bank_norms[r] = n2;
+  }
+  support_calibrate (sup, &w, images, s->size);
+  workspace_clear (&w);
+  return sup;
+}
+
+PackdSupport *
+packd_support_ref (PackdSupport *sup)
+{
+  g_atomic_int_inc (&sup->ref_count);
+  return sup;
+}
+
+void
+packd_support_unref (PackdSupport *sup)
+{
+  if (sup == NULL || !g_atomic_int_dec_and_test (&sup->ref_count))
+    return;
+  g_free (sup->bank);
+  g_free (sup->bank_norms);
+  g_free (sup->calibration_scores);
+  g_free (sup);
+}
+
+int
+packd_support_get_n_images (const PackdSupport *sup)
+{
+  return sup->n_images;
+}
+
+float
+packd_support_get_threshold (const PackdSupport *sup)
+{
+  return sup->threshold;
+}
+
+void
+packd_scorer_set_support (PackdScorer *s, PackdSupport *support)
+{
+  PackdSupport *old;
+
+  if (support)
+    packd_support_ref (support);
+  g_mutex_lock (&s->lock);
+  old = s->support;
+  s->support = support;
+  g_mutex_unlock (&s->lock);
+  if (old)
+    packd_support_unref (old);
+}
+
+PackdSupport *
+packd_scorer_get_support (PackdScorer *s)
+{
+  PackdSupport *sup;
+
+  g_mutex_lock (&s->lock);
+  sup = s->support ? packd_support_ref (s->support) : NULL;
+  g_mutex_unlock (&s->lock);
+  return sup;
+}
+
+gboolean
+packd_scorer_score (PackdScorer *s, const PackdImage *image, PackdResult *result, GError **error)
+{
+  PackdSupport *sup;
+
+  if (!image_check (image, error))
+    return FALSE;
+  sup = packd_scorer_get_support (s);
+  if (sup == NULL) {
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_NO_SUPPORT,
+        "no support set: give good example images first");
+    return FALSE;
+  }
+  packd_embedder_run (s->work.embedder, image);
+  result->raw_score = score_embedding (&s->work, sup, 0, 0, s->size);
+  result->threshold = sup->threshold;
+  result->score = packd_score_normalise (result->raw_score, sup->threshold);
+  result->map = s->work.map;
+  result->map_size = s->size;
+  packd_support_unref (sup);
+  return TRUE;
+}
+
+void
+packd_result_resample_map (const PackdResult *result, float *out, int width, int height)
+{
+  PackdTensor in, o;
+
+  packd_tensor_init_nhwc (&in, 1, result->map_size, result->map_size, 1, (float *) result->map);
+  packd_tensor_init_nhwc (&o, 1, height, width, 1, out);
+  packd_resize_bilinear_forward (&in, FALSE, &o);
+}
+
+float
+packd_score_normalise (float raw_score, float threshold)
+{
+  /* Linear in the raw score, 0.5 at the threshold, clamped to [0, 1]. */
+  float v = threshold > 0.f ? 0.5f * raw_score / threshold : (raw_score > 0.f ? 1.f : 0.f);
+  return CLAMP (v, 0.f, 1.f);
+}
