@@ -85,6 +85,9 @@ json_write_result (FILE * file, const GstPackdFilterResult * result)
   json_builder_add_boolean_value (builder, info->anomalous);
   json_builder_set_member_name (builder, "inferred");
   json_builder_add_boolean_value (builder, info->inferred);
+  /* issue 4 names it "stale": the result belongs to an earlier frame */
+  json_builder_set_member_name (builder, "stale");
+  json_builder_add_boolean_value (builder, !info->inferred);
   json_add_double (builder, "latency_ms", (gdouble) info->latency / GST_MSECOND);
   json_builder_set_member_name (builder, "regions");
   json_builder_begin_array (builder);

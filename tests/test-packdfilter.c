@@ -586,6 +586,8 @@ GST_START_TEST (test_json_lines_match_meta)
         meta_boolean (b, "anomalous"));
     fail_unless_equals_int (json_object_get_boolean_member (o, "inferred"),
         meta_boolean (b, "inferred"));
+    fail_unless_equals_int (json_object_get_boolean_member (o, "stale"),
+        !meta_boolean (b, "inferred"));
     fail_unless (fabs (json_object_get_double_member (o, "latency_ms") -
             meta_uint64 (b, "latency") / 1e6) < 1e-6);
 
