@@ -7,7 +7,8 @@
 #   1. installs the Debian packages listed in .ci/debian-packages (as root or via sudo)
 #   2. configures and builds with meson into ./build
 #   3. imports the pretrained teacher (models/import-teacher.sh)
-#   4. runs the main job
+#   4. runs the main job (pipelines/main-job.sh: inspects the bundled demo
+#      boards and prints where the annotated output is)
 #
 # usage: ./setup.sh [--no-deps]
 #   --no-deps  skip the package installation step
@@ -81,18 +82,11 @@ import_teacher() {
   models/import-teacher.sh "$build_dir"
 }
 
-# ---------------------------------------------------------------------------
-# run_main_job — LEAD: the main job goes here (arguments of packd-score with
-# the bundled default model are still to be decided).
-# ---------------------------------------------------------------------------
+# The main job: inspect the bundled demo boards (pipelines/demo) with the
+# default model and say where the annotated pictures are.
 run_main_job() {
-  say "main job"
-  local score="$build_dir/engine/tools/packd-score"
-  if [[ -x "$score" ]]; then
-    "$score"
-  else
-    echo "note: $score is not built yet; skipping the main job"
-  fi
+  say "main job: pipelines/main-job.sh"
+  pipelines/main-job.sh "$build_dir"
 }
 
 if (( install_deps )); then
