@@ -70,6 +70,15 @@ int packd_scorer_get_input_size (const PackdScorer *scorer);
 /* Threads used by score() and build_support() (OpenBLAS + engine loops). */
 void packd_scorer_set_threads (PackdScorer *scorer, int n_threads);
 
+/* knn only, optional: keep this fraction (0 < f < 1) of the support
+ * positions as the memory bank, chosen by PatchCore's greedy coreset
+ * (farthest points in a fixed random projection), for support sets built
+ * afterwards.  The search time per frame scales with f; the scores move a
+ * little (see README "Performance").  1 (the default, also for values
+ * outside (0, 1)) keeps every position: exact nearest-neighbour scores. */
+void packd_scorer_set_coreset_fraction (PackdScorer *scorer, float fraction);
+float packd_scorer_get_coreset_fraction (const PackdScorer *scorer);
+
 /* Builds and calibrates a support set from k >= 1 good images of any size. */
 PackdSupport *packd_scorer_build_support (PackdScorer *scorer, const PackdImage *images,
     int n_images, GError **error);

@@ -63,8 +63,13 @@ void packd_teacher_run_free (PackdTeacherRun *run);
 
 /* The [1,H,W,3] RGB input buffer in [0,1] to fill before forward(). */
 PackdTensor *packd_teacher_run_input (PackdTeacherRun *run);
-/* Runs the graph up to the deepest tap.  No allocation. */
+/* Runs the graph up to the deepest tap.  No allocation (the thread pool is
+ * made by the first forward and when the thread count changes). */
 void packd_teacher_run_forward (PackdTeacherRun *run);
+/* Threads of the engine's own pool used by forward(), the caller included
+ * (at most 16); 0 (the default) follows packd_threads_default(), i.e.
+ * OpenBLAS's thread count unless set otherwise. */
+void packd_teacher_run_set_threads (PackdTeacherRun *run, int n_threads);
 /* Tap i (order of run_new), valid until the next forward(). */
 const PackdTensor *packd_teacher_run_tap (const PackdTeacherRun *run, int i);
 
@@ -74,7 +79,13 @@ const char *packd_teacher_run_op_name (const PackdTeacherRun *run, int i);
 PackdOpKind packd_teacher_run_op_kind (const PackdTeacherRun *run, int i);
 int64_t packd_teacher_run_op_macs (const PackdTeacherRun *run, int i);
 int64_t packd_teacher_run_total_macs (const PackdTeacherRun *run);
-/* When enabled, forward() records per-op wall time (ns), read back here. */
+/* Ops of a fused step (an inverted residual block computed in one pass,
+ * its inner outputs never stored) all return the step's first op here; an
+ * op that runs on its own returns itself.  Only outputs of ops that end a
+ * step (and taps, which are never fused away) are valid after forward(). */
+int packd_teacher_run_op_step (const PackdTeacherRun *run, int i);
+/* When enabled, forward() records per-op wall time (ns), read back here;
+ * a fused step's time is on its first op, its other ops read 0. */
 void packd_teacher_run_set_profiling (PackdTeacherRun *run, gboolean enable);
 gint64 packd_teacher_run_op_time_ns (const PackdTeacherRun *run, int i);
 gsize packd_teacher_run_arena_bytes (const PackdTeacherRun *run);

@@ -7,6 +7,7 @@
 
 #include "packd-scorer.h"
 #include "packd-teacher.h"
+#include "packd-threads.h"
 
 G_BEGIN_DECLS
 
@@ -26,24 +27,36 @@ typedef struct {
   PackdTensor pooled[PACKD_KNN_MAX_TAPS];
   PackdTensor resized[PACKD_KNN_MAX_TAPS];
   PackdTensor embedding;        /* [1, grid, grid, dim] */
+  PackdThreads *pool;           /* shared, follows packd_threads_default () */
+  int pool_threads;
 } PackdEmbedder;
 
 PackdEmbedder *packd_embedder_new (const PackdTeacher *teacher, int size,
     const char *const *taps, int n_taps, GError **error);
 void packd_embedder_free (PackdEmbedder *e);
-/* Image -> e->embedding (grid*grid rows of dim floats). */
+/* Image -> e->embedding (grid*grid rows of dim floats): the input, the
+ * teacher forward, then packd_embedder_pool_taps(). */
 void packd_embedder_run (PackdEmbedder *e, const PackdImage *image);
+/* Teacher taps of the last forward -> e->embedding. */
+void packd_embedder_pool_taps (PackdEmbedder *e);
 /* Image -> teacher input tensor [1,size,size,3], RGB in [0,1]
  * (bilinear, align_corners = TRUE as the teacher's preprocessing). */
 void packd_image_to_input (const PackdImage *image, PackdTensor *input);
 
-/* Nearest-neighbour search workspace: distances by sgemm in bank chunks. */
+/* Nearest-neighbour search workspace.  With a SIMD level the queries are
+ * packed once per search and the engine's distance kernel keeps a running
+ * minimum per query (no products matrix), query blocks spread over the
+ * shared thread pool; otherwise OpenBLAS sgemm in bank chunks. */
 typedef struct {
   int n_queries;
   int dim;
   int chunk;
   float *query_norms;           /* n_queries */
-  float *products;              /* n_queries x chunk */
+  float *products;              /* n_queries x chunk (generic path) */
+  float *packed_queries;        /* the queries as a packed GEMM B (SIMD path) */
+  float *col_min;               /* n_queries: min over the bank of |b|^2 - 2 q.b */
+  PackdThreads *pool;           /* shared, follows packd_threads_default () */
+  int pool_threads;
 } PackdKnnSearch;
 
 PackdKnnSearch *packd_knn_search_new (int n_queries, int dim, GError **error);
@@ -54,6 +67,12 @@ void packd_knn_search_free (PackdKnnSearch *s);
  * bank_norms: |b|^2 per bank row. */
 void packd_knn_search_run (PackdKnnSearch *s, const float *queries, const float *bank,
     const float *bank_norms, int begin, int end, float *min_dist2);
+
+/* PatchCore's greedy coreset: n_select of the rows x dim bank rows chosen
+ * by farthest-point sampling in a fixed random projection to 128 dims, into
+ * selected (ascending).  FALSE (error set) if out of memory. */
+gboolean packd_knn_coreset_select (const float *bank, int rows, int dim, int n_select,
+    int *selected, GError **error);
 
 /* 1-NN distance grid -> blurred size x size map (bilinear align_corners
  * TRUE, Gaussian sigma 4, truncate 4, reflect); returns its max. */

@@ -5,12 +5,16 @@
 #include "packd-teacher.h"
 #include "packd-error.h"
 #include "packd-layers.h"
+#include "packd-threads.h"
+#include "layers/block.h"
 
 #include <string.h>
 
 #define OP_NAME_LEN 48
 #define NETWORK_INPUT (-1)
 #define MAX_SLOTS 8
+/* Scratch is planned for pools up to this size. */
+#define MAX_THREADS 16
 
 /* One node of the graph as loaded from the file (size independent). */
 typedef struct {
@@ -22,6 +26,7 @@ typedef struct {
   int out_channels;
   int out_stride;               /* spatial stride of the output w.r.t. the input image */
   PackdTensor weight;
+  float *packed;                /* conv weight packed for the GEMM kernels */
   const float *bias;
 } TeacherOp;
 
@@ -30,12 +35,18 @@ struct _PackdTeacher {
   GArray *ops;                  /* TeacherOp, in execution order */
 };
 
-/* One planned op of a run (size dependent). */
+/* One planned op of a run (size dependent).  Inverted residual blocks
+ * (expand, depthwise, project, add) whose inner outputs nobody else reads
+ * run as one fused step (layers/block.h): the step's first op executes it
+ * and only its last op's output gets a buffer. */
 typedef struct {
   PackdConvParams params;
   PackdTensor out;
   int64_t macs;
   gint64 time_ns;
+  int step;                     /* the op whose step computes this one (itself if not fused) */
+  int step_last;                /* for a step's first op: the step's last op */
+  PackdBlockParams block;       /* for the first op of a fused step */
 } RunOp;
 
 struct _PackdTeacherRun {
@@ -48,6 +59,9 @@ struct _PackdTeacherRun {
   PackdTensor input;
   float *scratch;
   gboolean profiling;
+  int n_threads;                /* requested; 0: packd_threads_default () */
+  PackdThreads *pool;           /* shared; NULL when running on one thread */
+  int pool_threads;
 };
 
 static const char *op_kind_names[PACKD_OP_N_KINDS] = {
@@ -109,6 +123,15 @@ builder_add (GraphBuilder *b, const char *layer, const char *out_name, PackdOpKi
   if (!packd_safetensors_get (b->st, bname, 1, bshape, &bias, error))
     return FALSE;
 
+  if (kind == PACKD_OP_CONV) {
+    /* 64-byte aligned: each panel row is one cache line. */
+    op.packed = g_aligned_alloc (packd_conv2d_packed_floats (&op.weight), sizeof (float), 64);
+    if (op.packed == NULL) {
+      g_set_error (error, PACKD_ERROR, PACKD_ERROR_NO_MEMORY, "cannot pack %s", wname);
+      return FALSE;
+    }
+    packd_conv2d_pack_weight (&op.weight, op.packed);
+  }
   g_strlcpy (op.name, out_name, OP_NAME_LEN);
   op.kind = kind;
   op.input = b->last;
@@ -246,6 +269,8 @@ packd_teacher_free (PackdTeacher *teacher)
 {
   if (teacher == NULL)
     return;
+  for (guint i = 0; i < teacher->ops->len; i++)
+    g_aligned_free (g_array_index (teacher->ops, TeacherOp, i).packed);
   g_array_unref (teacher->ops);
   packd_safetensors_free (teacher->owned_file);
   g_free (teacher);
@@ -292,6 +317,88 @@ static gsize
 aligned_bytes (int64_t floats)
 {
   return ((gsize) floats * sizeof (float) + 63) & ~(gsize) 63;
+}
+
+static gboolean
+is_pointwise_conv (const TeacherOp *op)
+{
+  return op->kind == PACKD_OP_CONV && op->kernel == 1 && op->stride == 1;
+}
+
+/* Finds the fusable blocks: a 3x3 depthwise whose output only the next op
+ * (a pointwise conv) reads, with the conv before it (the pointwise expand,
+ * or the stem) and the residual add after it when their outputs are read by
+ * nothing else.  Taps stay materialised.  Extends last_use of each block's input to the end of
+ * the block (it is read throughout). */
+static void
+plan_fusion (PackdTeacherRun *run, const gboolean *persistent, int *last_use,
+    const int64_t *out_h, const int64_t *out_w, int height, int width, int64_t *scratch_floats)
+{
+  const PackdTeacher *teacher = run->teacher;
+
+  for (int i = 0; i < run->n_ops; i++)
+    run->ops[i].step = run->ops[i].step_last = i;
+  for (int d = 0; d + 1 < run->n_ops && !g_getenv ("PACKD_NOFUSE_DEV"); d++) {
+    const TeacherOp *dw = teacher_op (teacher, d), *proj = teacher_op (teacher, d + 1);
+    int first = d, last = d + 1, e = dw->input;
+    gboolean residual = FALSE;
+
+    if (dw->kind != PACKD_OP_DEPTHWISE || dw->kernel != 3 || !is_pointwise_conv (proj)
+        || proj->input != d || persistent[d] || last_use[d] != d + 1)
+      continue;
+    if (e == d - 1 && e >= 0 && run->ops[e].step == e
+        && teacher_op (teacher, e)->kind == PACKD_OP_CONV && !persistent[e] && last_use[e] == d)
+      first = e;
+    const int block_input = teacher_op (teacher, first)->input;
+    if (d + 2 < run->n_ops && teacher_op (teacher, d + 2)->kind == PACKD_OP_ADD
+        && teacher_op (teacher, d + 2)->input == d + 1
+        && teacher_op (teacher, d + 2)->input2 == block_input && !persistent[d + 1]
+        && last_use[d + 1] == d + 2 && dw->stride == 1) {
+      last = d + 2;
+      residual = TRUE;
+    }
+
+    RunOp *r = &run->ops[first];
+    PackdBlockParams *b = &r->block;
+    const TeacherOp *ex = first < d ? teacher_op (teacher, first) : NULL;
+    b->expand_weight = ex ? &ex->weight : NULL;
+    b->expand_packed = ex ? ex->packed : NULL;
+    b->expand_bias = ex ? ex->bias : NULL;
+    if (ex) {
+      b->expand = run->ops[first].params;
+      b->expand_h = out_h[first];
+      b->expand_w = out_w[first];
+    }
+    b->dw = run->ops[d].params;
+    b->dw_weight = &dw->weight;
+    b->dw_bias = dw->bias;
+    b->project_weight = &proj->weight;
+    b->project_packed = proj->packed;
+    b->project_bias = proj->bias;
+    b->project_act = proj->act;
+    b->residual = residual;
+    for (int i = first; i <= last; i++)
+      run->ops[i].step = first;
+    r->step_last = last;
+    if (block_input >= 0)
+      last_use[block_input] = MAX (last_use[block_input], last);
+
+    PackdTensor tin, tout;
+    const int in_c = block_input == NETWORK_INPUT ? 3 : teacher_op (teacher, block_input)->out_channels;
+    packd_tensor_init_nhwc (&tin, 1, block_input == NETWORK_INPUT ? height : out_h[block_input],
+        block_input == NETWORK_INPUT ? width : out_w[block_input], in_c, NULL);
+    packd_tensor_init_nhwc (&tout, 1, out_h[last], out_w[last], teacher_op (teacher, last)->out_channels,
+        NULL);
+    *scratch_floats = MAX (*scratch_floats, packd_block_scratch_floats (b, &tin, &tout, MAX_THREADS));
+    d = last;
+  }
+}
+
+/* Whether op i's output is kept in a buffer (not inside a fused step). */
+static gboolean
+run_op_materialised (const PackdTeacherRun *run, int i)
+{
+  return run->ops[run->ops[i].step].step_last == i;
 }
 
 PackdTeacherRun *
@@ -352,8 +459,13 @@ packd_teacher_run_new (const PackdTeacher *teacher, int height, int width,
       packd_conv_params_same (&r->params, op->kernel, op->stride, in_h, in_w, op->act, &oh, &ow);
       r->macs = (int64_t) oh * ow * op->kernel * op->kernel
           * (op->kind == PACKD_OP_CONV ? in_c * op->out_channels : op->out_channels);
-      if (op->kind == PACKD_OP_CONV && !(op->kernel == 1 && op->stride == 1))
-        scratch_floats = MAX (scratch_floats, (int64_t) oh * ow * op->kernel * op->kernel * in_c);
+      if (op->kind == PACKD_OP_CONV) {
+        PackdTensor tin, tout;
+        packd_tensor_init_nhwc (&tin, 1, in_h, in_w, in_c, NULL);
+        packd_tensor_init_nhwc (&tout, 1, oh, ow, op->out_channels, NULL);
+        scratch_floats = MAX (scratch_floats,
+            packd_conv2d_packed_scratch_floats (&r->params, &tin, &tout, MAX_THREADS));
+      }
     } else if (op->kind != PACKD_OP_ADD) {
       oh = ow = 1;
       if (op->kind == PACKD_OP_DENSE)
@@ -370,6 +482,7 @@ packd_teacher_run_new (const PackdTeacher *teacher, int height, int width,
   }
   for (int t = 0; t < n_taps; t++)
     persistent[run->tap_ops[t]] = TRUE;
+  plan_fusion (run, persistent, last_use, out_h, out_w, height, width, &scratch_floats);
 
   /* Intermediate outputs share a few equal slots; a slot is free again once
    * the last op reading it has run.  Taps get buffers of their own. */
@@ -379,7 +492,7 @@ packd_teacher_run_new (const PackdTeacher *teacher, int height, int width,
       slot_value[s] = -1;
     for (int i = 0; i < run->n_ops; i++) {
       slot_of[i] = -1;
-      if (persistent[i])
+      if (persistent[i] || !run_op_materialised (run, i))
         continue;
       slot_floats = MAX (slot_floats, numel[i]);
       for (int s = 0; s < MAX_SLOTS; s++) {
@@ -418,7 +531,8 @@ packd_teacher_run_new (const PackdTeacher *teacher, int height, int width,
       slot_data[s] = packd_arena_alloc (run->arena, slot_floats);
     for (int i = 0; i < run->n_ops; i++) {
       const TeacherOp *op = teacher_op (teacher, i);
-      float *data = persistent[i] ? packd_arena_alloc (run->arena, numel[i]) : slot_data[slot_of[i]];
+      float *data = persistent[i] ? packd_arena_alloc (run->arena, numel[i])
+          : slot_of[i] >= 0 ? slot_data[slot_of[i]] : NULL;
       packd_tensor_init_nhwc (&run->ops[i].out, 1, out_h[i], out_w[i], op->out_channels, data);
     }
   }
@@ -442,6 +556,7 @@ packd_teacher_run_free (PackdTeacherRun *run)
 {
   if (run == NULL)
     return;
+  packd_threads_release_shared (run->pool);
   packd_arena_free (run->arena);
   g_free (run->ops);
   g_free (run->tap_ops);
@@ -463,12 +578,17 @@ op_forward (PackdTeacherRun *run, int i)
   RunOp *r = &run->ops[i];
   const PackdTensor *in = op->input == NETWORK_INPUT ? &run->input : &run->ops[op->input].out;
 
+  if (r->step_last != i) {
+    packd_block_forward (&r->block, in, &run->ops[r->step_last].out, run->scratch, run->pool);
+    return;
+  }
   switch (op->kind) {
     case PACKD_OP_CONV:
-      packd_conv2d_forward (&r->params, in, &op->weight, op->bias, &r->out, run->scratch);
+      packd_conv2d_forward_packed (&r->params, in, &op->weight, op->packed, op->bias, &r->out,
+          run->scratch, run->pool);
       break;
     case PACKD_OP_DEPTHWISE:
-      packd_depthwise_forward (&r->params, in, &op->weight, op->bias, &r->out);
+      packd_depthwise_forward_threads (&r->params, in, &op->weight, op->bias, &r->out, run->pool);
       break;
     case PACKD_OP_ADD:
       packd_add_forward (in, &run->ops[op->input2].out, &r->out);
@@ -488,10 +608,36 @@ op_forward (PackdTeacherRun *run, int i)
   }
 }
 
+/* The pool follows the requested thread count; it is (re)made only when
+ * that changes, so steady-state forwards do not allocate. */
+static void
+run_update_pool (PackdTeacherRun *run)
+{
+  int n = run->n_threads > 0 ? run->n_threads : packd_threads_default ();
+
+  n = CLAMP (n, 1, MAX_THREADS);
+  if (n == run->pool_threads)
+    return;
+  packd_threads_release_shared (run->pool);
+  run->pool = packd_threads_acquire_shared (n);
+  run->pool_threads = n;
+}
+
+void
+packd_teacher_run_set_threads (PackdTeacherRun *run, int n_threads)
+{
+  run->n_threads = MAX (n_threads, 0);
+}
+
 void
 packd_teacher_run_forward (PackdTeacherRun *run)
 {
+  run_update_pool (run);
   for (int i = 0; i < run->n_ops; i++) {
+    if (run->ops[i].step != i) {
+      run->ops[i].time_ns = 0;
+      continue;                 /* computed by its fused step */
+    }
     if (run->profiling) {
       gint64 t0 = g_get_monotonic_time ();
       op_forward (run, i);
@@ -525,6 +671,12 @@ PackdOpKind
 packd_teacher_run_op_kind (const PackdTeacherRun *run, int i)
 {
   return teacher_op (run->teacher, i)->kind;
+}
+
+int
+packd_teacher_run_op_step (const PackdTeacherRun *run, int i)
+{
+  return run->ops[i].step;
 }
 
 int64_t

@@ -6,6 +6,7 @@
 #define PACKD_LAYERS_CONV2D_H
 
 #include "packd-tensor.h"
+#include "packd-threads.h"
 
 G_BEGIN_DECLS
 
@@ -42,6 +43,28 @@ int64_t packd_conv2d_scratch_floats (const PackdConvParams *p, const PackdTensor
     const PackdTensor *out);
 void packd_conv2d_forward (const PackdConvParams *p, const PackdTensor *in,
     const PackdTensor *weight, const float *bias, PackdTensor *out, float *scratch);
+
+/* The fast path for weights that are used many times (a model's layers):
+ * pack the weight once (size independent), then each forward computes
+ * blocks of output rows with the engine's SIMD GEMM (bias and activation
+ * applied in registers; non-1x1 convs gather their im2col rows block by
+ * block into a per-thread scratch), spread over pool (NULL: the caller
+ * only).  Same results as packd_conv2d_forward, which is what runs when no
+ * SIMD kernel is available (see simd-impl.h). */
+int64_t packd_conv2d_packed_floats (const PackdTensor *weight);
+void packd_conv2d_pack_weight (const PackdTensor *weight, float *packed);
+/* Scratch for pools of up to n_threads threads. */
+int64_t packd_conv2d_packed_scratch_floats (const PackdConvParams *p, const PackdTensor *in,
+    const PackdTensor *out, int n_threads);
+/* Output pixels [r0, r1) (row-major over [Ho, out_w]) of image 0 of in into
+ * dst ((r1 - r0) x Cout, contiguous), on the calling thread; scratch holds
+ * (r1 - r0) * kh * kw * Cin floats (unused by 1x1 stride-1 convs). */
+void packd_conv2d_rows_packed (const PackdConvParams *p, const PackdTensor *in,
+    const PackdTensor *weight, const float *packed, const float *bias, int out_w,
+    int64_t r0, int64_t r1, float *dst, float *scratch);
+void packd_conv2d_forward_packed (const PackdConvParams *p, const PackdTensor *in,
+    const PackdTensor *weight, const float *packed, const float *bias, PackdTensor *out,
+    float *scratch, PackdThreads *pool);
 
 G_END_DECLS
 

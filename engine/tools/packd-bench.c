@@ -2,11 +2,17 @@
  * Copyright (C) 2026 packd developers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * packd-bench: times the teacher trunk (and the knn scorer) and prints the
- * numbers next to the sgemm peak measured in the same run.  Numbers are
+ * packd-bench: times the engine module by module (colour conversion and
+ * resize, teacher trunk with its layer kinds, knn embedding, knn search
+ * exact and with a coreset bank, map + blur, the whole knn score) for 1 and
+ * 2 threads, next to the sgemm peak measured in the same run.  Numbers are
  * printed, never asserted.
  *
- *   packd-bench [--model FILE] [--size 256] [--threads 2] [--runs 200] [--warmup 20]
+ *   packd-bench [--model FILE] [--size 256] [--threads N] [--runs 200] [--warmup 20]
+ *               [--busy N] [--coreset 0.1]
+ *       --threads N: only N threads (default: 1, then 2)
+ *       --busy N: N extra threads spin during the timing (a busy neighbour,
+ *                 e.g. the element's streaming thread)
  *   packd-bench --peer-json --threads T --warmup W --runs R --round N
  *       one JSON line for ../shared/peers/run.sh (PACKD_PEER_CMD)
  */
@@ -15,15 +21,46 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "packd-error.h"
 #include "packd-scorer.h"
 #include "packd-teacher.h"
+#include "packd-threads.h"
+#include "scorer-impl.h"
+#include "simd-impl.h"
 
 /* The peers' trunk: input -> block_13_expand_relu with the three RD taps. */
 static const char *const trunk_taps[] = {
   "block_3_expand_relu", "block_6_expand_relu", "block_13_expand_relu",
 };
+
+#define N_SUPPORT 8             /* knn with k = 8 good images */
+#define FRAME_W 640             /* what the element typically receives */
+#define FRAME_H 480
+
+typedef struct {
+  const char *model;
+  int size, threads, runs, warmup, round, busy;
+  double coreset;
+  gboolean peer_json;
+} Options;
+
+/* ---- timing ------------------------------------------------------------ */
+
+static double
+now_ms (void)
+{
+  return g_get_monotonic_time () / 1000.0;
+}
+
+static double
+cpu_ms (void)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
 
 static int
 cmp_double (const void *a, const void *b)
@@ -33,16 +70,50 @@ cmp_double (const void *a, const void *b)
 }
 
 static double
-percentile (double *sorted, int n, double p)
+percentile (const double *sorted, int n, double p)
 {
   int i = (int) ceil (p / 100.0 * n) - 1;
   return sorted[CLAMP (i, 0, n - 1)];
 }
 
-static double
-now_ms (void)
+typedef struct {
+  double median, p99, cpu;      /* ms; cpu = process CPU time per run */
+} Timing;
+
+typedef void (*BenchFunc) (gpointer data);
+
+static Timing
+time_runs (BenchFunc func, gpointer data, int warmup, int runs)
 {
-  return g_get_monotonic_time () / 1000.0;
+  double *ms = g_new (double, runs);
+  Timing t;
+  double c0;
+
+  for (int i = 0; i < warmup; i++)
+    func (data);
+  c0 = cpu_ms ();
+  for (int i = 0; i < runs; i++) {
+    double t0 = now_ms ();
+    func (data);
+    ms[i] = now_ms () - t0;
+  }
+  t.cpu = (cpu_ms () - c0) / runs;
+  qsort (ms, runs, sizeof (double), cmp_double);
+  t.median = percentile (ms, runs, 50);
+  t.p99 = percentile (ms, runs, 99);
+  g_free (ms);
+  return t;
+}
+
+/* gflop <= 0: not a compute module (no GFLOP/s column). */
+static void
+print_row (const char *name, Timing t, double gflop, double peak)
+{
+  printf ("  %-44s %8.3f %8.3f %8.3f", name, t.median, t.p99, t.cpu);
+  if (gflop > 0)
+    printf (" %8.1f %6.1f %%\n", gflop / (t.median / 1e3), 100 * gflop / (t.median / 1e3) / peak);
+  else
+    printf ("        -       -\n");
 }
 
 /* Best GFLOP/s of square sgemm over a few sizes, as ../shared/peers/sgemm_peak.c. */
@@ -74,6 +145,22 @@ sgemm_peak_gflops (void)
   return best;
 }
 
+/* ---- busy neighbours ---------------------------------------------------- */
+
+static gint busy_stop;
+
+static gpointer
+busy_main (gpointer data)
+{
+  volatile double x = 1.0;
+  while (!g_atomic_int_get (&busy_stop))
+    for (int i = 0; i < 10000; i++)
+      x = x * 1.0000001 + 1e-9;
+  return NULL;
+}
+
+/* ---- synthetic inputs --------------------------------------------------- */
+
 static void
 fill_input (PackdTensor *x)
 {
@@ -81,17 +168,307 @@ fill_input (PackdTensor *x)
     x->data[i] = (float) ((i * 2654435761u) % 1000) / 1000.f;
 }
 
+/* A smooth pattern with noise, different per image (phase). */
+static guint8 *
+make_frame (int w, int h, int bpp, int phase)
+{
+  guint8 *p = g_new (guint8, (gsize) w * h * bpp);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      for (int c = 0; c < bpp; c++) {
+        double v = 0.5 + 0.25 * sin ((x + 7 * phase) * 0.05 + c) + 0.2 * cos ((y + phase) * 0.07);
+        guint noise = ((x * 73856093u) ^ (y * 19349663u) ^ (phase * 83492791u)) >> 27;
+        p[((gsize) y * w + x) * bpp + c] = CLAMP ((int) (v * 220) + (int) noise, 0, 255);
+      }
+  return p;
+}
+
+/* ---- modules ------------------------------------------------------------ */
+
 typedef struct {
-  const char *model;
-  int size, threads, runs, warmup, round;
-  gboolean peer_json;
-} Options;
+  PackdTeacherRun *run;
+  PackdEmbedder *embedder;
+  PackdKnnSearch *search;
+  PackdScorer *scorer;
+  const PackdImage *frame;
+  const float *bank, *bank_norms;
+  int bank_rows;
+  float *grid_map, *map, *scratch_a, *scratch_b;
+} Bench;
+
+static void
+bench_convert (gpointer data)
+{
+  Bench *b = data;
+  packd_image_to_input (b->frame, packd_teacher_run_input (b->embedder->run));
+}
+
+static void
+bench_teacher (gpointer data)
+{
+  packd_teacher_run_forward (((Bench *) data)->run);
+}
+
+static void
+bench_embed (gpointer data)
+{
+  packd_embedder_pool_taps (((Bench *) data)->embedder);
+}
+
+static void
+bench_search (gpointer data)
+{
+  Bench *b = data;
+  for (int q = 0; q < b->search->n_queries; q++)
+    b->grid_map[q] = INFINITY;
+  packd_knn_search_run (b->search, b->embedder->embedding.data, b->bank, b->bank_norms, 0,
+      b->bank_rows, b->grid_map);
+}
+
+static void
+bench_map (gpointer data)
+{
+  Bench *b = data;
+  packd_anomaly_map_finish (b->grid_map, b->embedder->grid, b->embedder->size, b->map,
+      b->scratch_a, b->scratch_b);
+}
+
+static void
+bench_score (gpointer data)
+{
+  Bench *b = data;
+  PackdResult res;
+  packd_scorer_score (b->scorer, b->frame, &res, NULL);
+}
+
+/* Per layer kind: sum over steps of each step's median profiled time.  A
+ * fused inverted residual block is one step, reported as its own kind. */
+static void
+print_layer_kinds (PackdTeacherRun *run, int runs, double peak)
+{
+  const int n_ops = packd_teacher_run_n_ops (run), fused = PACKD_OP_N_KINDS;
+  double *samples = g_new (double, (gsize) n_ops * runs), kind_ms[PACKD_OP_N_KINDS + 1] = { 0 };
+  int64_t kind_macs[PACKD_OP_N_KINDS + 1] = { 0 };
+  int kind_steps[PACKD_OP_N_KINDS + 1] = { 0 };
+
+  packd_teacher_run_set_profiling (run, TRUE);
+  for (int r = 0; r < runs; r++) {
+    packd_teacher_run_forward (run);
+    for (int i = 0; i < n_ops; i++)
+      samples[(gsize) i * runs + r] = packd_teacher_run_op_time_ns (run, i) / 1e6;
+  }
+  packd_teacher_run_set_profiling (run, FALSE);
+  for (int i = 0; i < n_ops; i++) {
+    const int step = packd_teacher_run_op_step (run, i);
+    const gboolean in_block = step != i || (i + 1 < n_ops && packd_teacher_run_op_step (run, i + 1) == i);
+    const int k = in_block ? fused : (int) packd_teacher_run_op_kind (run, i);
+    qsort (samples + (gsize) i * runs, runs, sizeof (double), cmp_double);
+    kind_ms[k] += percentile (samples + (gsize) i * runs, runs, 50);
+    kind_macs[k] += packd_teacher_run_op_macs (run, i);
+    kind_steps[k] += step == i;
+  }
+  for (int k = 0; k <= fused; k++) {
+    char name[64];
+    if (kind_ms[k] == 0 && kind_macs[k] == 0)
+      continue;
+    if (k == fused)
+      g_snprintf (name, sizeof name, "fused blocks (%d: expand, dw, project, add)", kind_steps[k]);
+    else
+      g_snprintf (name, sizeof name, "%s (%d)", packd_op_kind_name (k), kind_steps[k]);
+    printf ("    %-42s %8.3f        -        -", name, kind_ms[k]);
+    if (kind_macs[k] > 0) {
+      double g = 2 * kind_macs[k] / 1e9 / (kind_ms[k] / 1e3);
+      printf (" %8.1f %6.1f %%   (%.1f MMAC)\n", g, 100 * g / peak, kind_macs[k] / 1e6);
+    } else {
+      printf ("        -       -\n");
+    }
+  }
+  g_free (samples);
+}
+
+/* A bank from N_SUPPORT synthetic images, as build_support lays it out. */
+static float *
+make_bank (PackdEmbedder *e, int *rows, float **norms)
+{
+  const int per = e->grid * e->grid;
+  float *bank = g_new (float, (gsize) N_SUPPORT * per * e->dim);
+
+  for (int i = 0; i < N_SUPPORT; i++) {
+    guint8 *pix = make_frame (FRAME_W / 2, FRAME_H / 2, 3, i + 1);
+    PackdImage img = { pix, FRAME_W / 2, FRAME_H / 2, FRAME_W / 2 * 3, PACKD_PIXEL_RGB };
+    packd_embedder_run (e, &img);
+    memcpy (bank + (gsize) i * per * e->dim, e->embedding.data, (gsize) per * e->dim * sizeof (float));
+    g_free (pix);
+  }
+  *rows = N_SUPPORT * per;
+  *norms = g_new (float, *rows);
+  for (int r = 0; r < *rows; r++) {
+    const float *x = bank + (gsize) r * e->dim;
+    float n2 = 0.f;
+    for (int c = 0; c < e->dim; c++)
+      n2 += x[c] * x[c];
+    (*norms)[r] = n2;
+  }
+  return bank;
+}
+
+/* The whole knn score (fresh scorer and support), exact or with a coreset. */
+static void
+time_scorer (Bench *b, const Options *o, double fraction, double peak)
+{
+  GError *error = NULL;
+  PackdScorer *s = packd_scorer_new (o->model, PACKD_METHOD_KNN, &error);
+  PackdImage imgs[N_SUPPORT];
+  guint8 *pix[N_SUPPORT];
+  PackdSupport *sup;
+  char name[96];
+
+  if (s == NULL) {
+    printf ("  knn score: %s\n", error->message);
+    g_error_free (error);
+    return;
+  }
+  packd_scorer_set_threads (s, o->threads);
+  packd_scorer_set_coreset_fraction (s, fraction);
+  for (int i = 0; i < N_SUPPORT; i++) {
+    pix[i] = make_frame (FRAME_W / 2, FRAME_H / 2, 3, i + 1);
+    imgs[i] = (PackdImage) { pix[i], FRAME_W / 2, FRAME_H / 2, FRAME_W / 2 * 3, PACKD_PIXEL_RGB };
+  }
+  double t0 = now_ms ();
+  sup = packd_scorer_build_support (s, imgs, N_SUPPORT, &error);
+  double build_ms = now_ms () - t0;
+  if (sup == NULL) {
+    printf ("  knn score: %s\n", error->message);
+    g_error_free (error);
+  } else {
+    packd_scorer_set_support (s, sup);
+    packd_support_unref (sup);
+    b->scorer = s;
+    Timing t = time_runs (bench_score, b, o->warmup, o->runs);
+    if (fraction < 1)
+      g_snprintf (name, sizeof name, "knn score end to end, coreset %g (%.0f FPS)", fraction,
+          1000 / t.median);
+    else
+      g_snprintf (name, sizeof name, "knn score end to end, exact (%.0f FPS)", 1000 / t.median);
+    print_row (name, t, 0, peak);
+    printf ("    (support build + calibration: %.0f ms)\n", build_ms);
+  }
+  for (int i = 0; i < N_SUPPORT; i++)
+    g_free (pix[i]);
+  packd_scorer_free (s);
+}
+
+static void
+bench_threads (PackdTeacher *teacher, const Options *o)
+{
+  GError *error = NULL;
+  Bench b = { 0 };
+  guint8 *frame_pix = make_frame (FRAME_W, FRAME_H, 4, 0);
+  PackdImage frame = { frame_pix, FRAME_W, FRAME_H, FRAME_W * 4, PACKD_PIXEL_BGRX };
+  float *bank, *norms;
+  int rows;
+  double peak;
+  char name[96];
+
+  openblas_set_num_threads (o->threads);
+  packd_threads_set_default (o->threads);
+  peak = sgemm_peak_gflops ();
+  printf ("\n== %d thread%s: engine pool %d, OpenBLAS %d; sgemm peak %.1f GFLOP/s ==\n",
+      o->threads, o->threads > 1 ? "s" : "", o->threads, openblas_get_num_threads (), peak);
+  printf ("  %-44s %8s %8s %8s %8s %8s\n", "module", "median", "p99", "cpu/run", "GFLOP/s", "% peak");
+
+  b.run = packd_teacher_run_new (teacher, o->size, o->size, trunk_taps, 3, &error);
+  b.embedder = packd_embedder_new (teacher, o->size, trunk_taps, 3, &error);
+  if (b.run == NULL || b.embedder == NULL) {
+    printf ("  %s\n", error->message);
+    g_error_free (error);
+    goto out;
+  }
+  packd_teacher_run_set_threads (b.run, o->threads);
+  fill_input (packd_teacher_run_input (b.run));
+  b.frame = &frame;
+
+  g_snprintf (name, sizeof name, "colour conversion + resize %dx%d BGRx", FRAME_W, FRAME_H);
+  print_row (name, time_runs (bench_convert, &b, o->warmup, o->runs), 0, peak);
+
+  const double tflop = 2 * packd_teacher_run_total_macs (b.run) / 1e9;
+  g_snprintf (name, sizeof name, "teacher trunk %dx%d (%.1f MMAC)", o->size, o->size, tflop / 2e-3);
+  print_row (name, time_runs (bench_teacher, &b, o->warmup, o->runs), tflop, peak);
+  print_layer_kinds (b.run, MAX (o->runs / 2, 5), peak);
+
+  bank = make_bank (b.embedder, &rows, &norms);
+  print_row ("knn embedding (3x3 mean, resample, concat)", time_runs (bench_embed, &b, o->warmup,
+          o->runs), 0, peak);
+  b.search = packd_knn_search_new (b.embedder->grid * b.embedder->grid, b.embedder->dim, &error);
+  b.grid_map = g_new (float, b.embedder->grid * b.embedder->grid);
+  b.map = g_new (float, (gsize) o->size * o->size);
+  b.scratch_a = g_new (float, (gsize) o->size * o->size);
+  b.scratch_b = g_new (float, (gsize) o->size * o->size);
+  {
+    const int nq = b.search->n_queries, dim = b.embedder->dim;
+    const int runs = MAX (o->runs / 10, 5), warmup = MIN (o->warmup, 2);
+    int *sel = g_new (int, rows);
+    float *core = g_new (float, (gsize) rows * dim), *core_norms = g_new (float, rows);
+    const int n_core = MAX (1, (int) ceil (o->coreset * rows));
+
+    b.bank = bank;
+    b.bank_norms = norms;
+    b.bank_rows = rows;
+    g_snprintf (name, sizeof name, "knn search k=%d exact (%dx%dx%d)", N_SUPPORT, nq, rows, dim);
+    print_row (name, time_runs (bench_search, &b, warmup, runs), 2.0 * nq * rows * dim / 1e9, peak);
+
+    if (packd_knn_coreset_select (bank, rows, dim, n_core, sel, NULL)) {
+      for (int t = 0; t < n_core; t++) {
+        memcpy (core + (gsize) t * dim, bank + (gsize) sel[t] * dim, dim * sizeof (float));
+        core_norms[t] = norms[sel[t]];
+      }
+      b.bank = core;
+      b.bank_norms = core_norms;
+      b.bank_rows = n_core;
+      g_snprintf (name, sizeof name, "knn search k=%d coreset %g (%dx%dx%d)", N_SUPPORT,
+          o->coreset, nq, n_core, dim);
+      print_row (name, time_runs (bench_search, &b, o->warmup, o->runs),
+          2.0 * nq * n_core * dim / 1e9, peak);
+    }
+    g_free (sel);
+    g_free (core);
+    g_free (core_norms);
+  }
+  g_snprintf (name, sizeof name, "map + blur (%d -> %d, sigma 4)", b.embedder->grid, o->size);
+  print_row (name, time_runs (bench_map, &b, o->warmup, o->runs), 0, peak);
+  printf ("  %-44s (no PACKD student in this build)\n", "OCBE, decoder, PEIM, overlay");
+
+  time_scorer (&b, &(Options) { .model = o->model, .threads = o->threads,
+        .runs = MAX (o->runs / 10, 5), .warmup = MIN (o->warmup, 2) }, 1.0, peak);
+  time_scorer (&b, o, o->coreset, peak);
+
+  g_free (bank);
+  g_free (norms);
+  g_free (b.grid_map);
+  g_free (b.map);
+  g_free (b.scratch_a);
+  g_free (b.scratch_b);
+out:
+  packd_knn_search_free (b.search);
+  packd_embedder_free (b.embedder);
+  packd_teacher_run_free (b.run);
+  g_free (frame_pix);
+}
 
 static int
-run_peer_json (PackdTeacherRun *run, const Options *o)
+run_peer_json (PackdTeacher *teacher, const Options *o)
 {
-  double *ms = g_new (double, o->runs);
+  GError *error = NULL;
+  PackdTeacherRun *run = packd_teacher_run_new (teacher, o->size, o->size, trunk_taps, 3, &error);
+  double *ms;
 
+  if (run == NULL) {
+    fprintf (stderr, "packd-bench: %s\n", error->message);
+    return 1;
+  }
+  packd_teacher_run_set_threads (run, o->threads);
+  fill_input (packd_teacher_run_input (run));
+  ms = g_new (double, o->runs);
   for (int i = 0; i < o->warmup; i++)
     packd_teacher_run_forward (run);
   for (int i = 0; i < o->runs; i++) {
@@ -105,147 +482,30 @@ run_peer_json (PackdTeacherRun *run, const Options *o)
     printf ("%s%.4f", i ? ", " : "", ms[i]);
   printf ("], \"rel_err\": null}\n");
   g_free (ms);
+  packd_teacher_run_free (run);
   return 0;
-}
-
-static void
-time_teacher (PackdTeacherRun *run, const Options *o, double peak)
-{
-  const int n_ops = packd_teacher_run_n_ops (run);
-  double *ms = g_new (double, o->runs);
-  double kind_ms[PACKD_OP_N_KINDS] = { 0 };
-  int64_t kind_macs[PACKD_OP_N_KINDS] = { 0 };
-  const double mmac = packd_teacher_run_total_macs (run) / 1e6;
-
-  for (int i = 0; i < o->warmup; i++)
-    packd_teacher_run_forward (run);
-  for (int i = 0; i < o->runs; i++) {
-    double t0 = now_ms ();
-    packd_teacher_run_forward (run);
-    ms[i] = now_ms () - t0;
-  }
-  qsort (ms, o->runs, sizeof (double), cmp_double);
-  double median = percentile (ms, o->runs, 50);
-  double gflops = 2 * mmac / 1e3 / (median / 1e3);
-  printf ("teacher trunk %dx%d (to block_13_expand_relu): %.1f MMAC\n", o->size, o->size, mmac);
-  printf ("  median %.3f ms  min %.3f ms  p99 %.3f ms  (%d runs)  %.1f GFLOP/s  = %.1f %% of sgemm peak\n",
-      median, ms[0], percentile (ms, o->runs, 99), o->runs, gflops, 100 * gflops / peak);
-
-  /* Per layer kind, from a profiled pass (timer overhead per op is small). */
-  packd_teacher_run_set_profiling (run, TRUE);
-  const int prof_runs = MAX (o->runs / 4, 5);
-  for (int r = 0; r < prof_runs; r++) {
-    packd_teacher_run_forward (run);
-    for (int i = 0; i < n_ops; i++)
-      kind_ms[packd_teacher_run_op_kind (run, i)] += packd_teacher_run_op_time_ns (run, i) / 1e6 / prof_runs;
-  }
-  packd_teacher_run_set_profiling (run, FALSE);
-  for (int i = 0; i < n_ops; i++)
-    kind_macs[packd_teacher_run_op_kind (run, i)] += packd_teacher_run_op_macs (run, i);
-  printf ("  per layer kind (profiled mean):\n");
-  for (int k = 0; k < PACKD_OP_N_KINDS; k++) {
-    if (kind_ms[k] == 0 && kind_macs[k] == 0)
-      continue;
-    double g = kind_ms[k] > 0 ? 2 * kind_macs[k] / 1e9 / (kind_ms[k] / 1e3) : 0;
-    printf ("    %-10s %7.1f MMAC  %7.3f ms  %6.1f GFLOP/s  %5.1f %% of peak\n",
-        packd_op_kind_name (k), kind_macs[k] / 1e6, kind_ms[k], g, 100 * g / peak);
-  }
-  g_free (ms);
-}
-
-static void
-print_module_macs (PackdTeacherRun *run)
-{
-  /* Modules = the stretches between the RD taps. */
-  static const char *const ends[] = {
-    "block_3_expand_relu", "block_6_expand_relu", "block_13_expand_relu",
-  };
-  int64_t acc = 0;
-  guint e = 0;
-
-  printf ("  MMAC per module:");
-  for (int i = 0; i < packd_teacher_run_n_ops (run) && e < G_N_ELEMENTS (ends); i++) {
-    acc += packd_teacher_run_op_macs (run, i);
-    if (strcmp (packd_teacher_run_op_name (run, i), ends[e]) == 0) {
-      printf ("  ..%s %.1f", ends[e], acc / 1e6);
-      acc = 0;
-      e++;
-    }
-  }
-  printf ("\n");
-}
-
-static void
-time_knn (const Options *o, double peak)
-{
-  GError *error = NULL;
-  PackdScorer *s = packd_scorer_new (o->model, PACKD_METHOD_KNN, &error);
-  const int w = 320, h = 240, k = 8;
-  guint8 *pix;
-  PackdImage imgs[8];
-  PackdSupport *sup;
-  PackdResult res;
-  double *ms;
-
-  if (s == NULL) {
-    printf ("knn: %s\n", error->message);
-    g_error_free (error);
-    return;
-  }
-  packd_scorer_set_threads (s, o->threads);
-  pix = g_new (guint8, (gsize) w * h * 3 * k);
-  for (gsize i = 0; i < (gsize) w * h * 3 * k; i++)
-    pix[i] = (guint8) ((i * 2654435761u) >> 13);
-  for (int i = 0; i < k; i++)
-    imgs[i] = (PackdImage) { pix + (gsize) i * w * h * 3, w, h, w * 3, PACKD_PIXEL_RGB };
-  double t0 = now_ms ();
-  sup = packd_scorer_build_support (s, imgs, k, &error);
-  double build_ms = now_ms () - t0;
-  if (sup == NULL) {
-    printf ("knn: %s\n", error->message);
-    g_error_free (error);
-    goto out;
-  }
-  packd_scorer_set_support (s, sup);
-  packd_support_unref (sup);
-  ms = g_new (double, o->runs);
-  for (int i = 0; i < o->warmup; i++)
-    packd_scorer_score (s, &imgs[0], &res, NULL);
-  for (int i = 0; i < o->runs; i++) {
-    double t1 = now_ms ();
-    packd_scorer_score (s, &imgs[i % k], &res, NULL);
-    ms[i] = now_ms () - t1;
-  }
-  qsort (ms, o->runs, sizeof (double), cmp_double);
-  printf ("knn k=%d, %dx%d RGB frame -> score (resize, teacher, search, map, blur):\n", k, w, h);
-  printf ("  median %.3f ms (%.0f FPS)  p99 %.3f ms;  support build + calibration %.0f ms\n",
-      percentile (ms, o->runs, 50), 1000 / percentile (ms, o->runs, 50), percentile (ms, o->runs, 99),
-      build_ms);
-  (void) peak;
-  g_free (ms);
-out:
-  g_free (pix);
-  packd_scorer_free (s);
 }
 
 int
 main (int argc, char **argv)
 {
-  Options o = { NULL, 256, 2, 200, 20, 0, FALSE };
+  Options o = { NULL, 256, 0, 200, 20, 0, 0, 0.1, FALSE };
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model, "Teacher or model file", "FILE" },
     { "size", 's', 0, G_OPTION_ARG_INT, &o.size, "Input size (multiple of 32)", "N" },
-    { "threads", 't', 0, G_OPTION_ARG_INT, &o.threads, "Threads", "N" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &o.threads, "Threads (default: 1, then 2)", "N" },
     { "runs", 'r', 0, G_OPTION_ARG_INT, &o.runs, "Timed runs", "N" },
     { "warmup", 'w', 0, G_OPTION_ARG_INT, &o.warmup, "Untimed warm-up runs", "N" },
+    { "busy", 0, 0, G_OPTION_ARG_INT, &o.busy, "Threads spinning alongside (busy neighbours)", "N" },
+    { "coreset", 0, 0, G_OPTION_ARG_DOUBLE, &o.coreset, "Coreset fraction for the reduced knn rows", "F" },
     { "round", 0, 0, G_OPTION_ARG_INT, &o.round, "Round number (peer mode)", "N" },
     { "peer-json", 0, 0, G_OPTION_ARG_NONE, &o.peer_json, "Print one JSON line for shared/peers/run.sh", NULL },
     { NULL }
   };
-  GOptionContext *ctx = g_option_context_new ("- time the packd teacher and scorer");
+  GOptionContext *ctx = g_option_context_new ("- time the packd engine module by module");
   GError *error = NULL;
   PackdTeacher *teacher;
-  PackdTeacherRun *run;
+  GThread *busy[16];
   int ret = 0;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -256,38 +516,41 @@ main (int argc, char **argv)
   g_option_context_free (ctx);
   if (o.model == NULL)
     o.model = g_strdup (g_getenv ("PACKD_TEACHER") ? g_getenv ("PACKD_TEACHER") : PACKD_DEFAULT_TEACHER);
-  if (o.runs < 1)
-    o.runs = 1;
+  o.runs = MAX (o.runs, 1);
+  o.warmup = MAX (o.warmup, 0);
+  o.busy = CLAMP (o.busy, 0, (int) G_N_ELEMENTS (busy));
+  if (!(o.coreset > 0 && o.coreset <= 1))
+    o.coreset = 0.1;
 
-  openblas_set_num_threads (MAX (o.threads, 1));
   teacher = packd_teacher_load (o.model, &error);
   if (teacher == NULL) {
     fprintf (stderr, "packd-bench: %s\n", error->message);
     return 1;
   }
-  run = packd_teacher_run_new (teacher, o.size, o.size, trunk_taps, 3, &error);
-  if (run == NULL) {
-    fprintf (stderr, "packd-bench: %s\n", error->message);
-    packd_teacher_free (teacher);
-    return 1;
-  }
-  fill_input (packd_teacher_run_input (run));
+  for (int i = 0; i < o.busy; i++)
+    busy[i] = g_thread_new ("busy", busy_main, NULL);
 
   if (o.peer_json) {
-    ret = run_peer_json (run, &o);
+    o.threads = MAX (o.threads, 1);
+    openblas_set_num_threads (o.threads);
+    packd_threads_set_default (o.threads);
+    ret = run_peer_json (teacher, &o);
   } else {
-    double peak;
-    printf ("packd-bench: OpenBLAS core %s, %d thread(s) (OPENBLAS_CORETYPE=%s), %s\n",
-        openblas_get_corename (), openblas_get_num_threads (),
+    printf ("packd-bench: SIMD %s; OpenBLAS core %s (OPENBLAS_CORETYPE=%s), %s; %d busy neighbour%s\n",
+        packd_simd_level_name (packd_simd_level ()), openblas_get_corename (),
         g_getenv ("OPENBLAS_CORETYPE") ? g_getenv ("OPENBLAS_CORETYPE") : "unset",
-        openblas_get_config ());
-    peak = sgemm_peak_gflops ();
-    printf ("sgemm peak (square 1024/2048, best): %.1f GFLOP/s\n", peak);
-    time_teacher (run, &o, peak);
-    print_module_macs (run);
-    time_knn (&o, peak);
+        openblas_get_config (), o.busy, o.busy == 1 ? "" : "s");
+    printf ("times in ms (median, p99 of wall time; cpu/run = process CPU time per run)\n");
+    for (int t = o.threads > 0 ? o.threads : 1; t <= (o.threads > 0 ? o.threads : 2); t++) {
+      Options ot = o;
+      ot.threads = t;
+      bench_threads (teacher, &ot);
+    }
   }
-  packd_teacher_run_free (run);
+  g_atomic_int_set (&busy_stop, 1);
+  for (int i = 0; i < o.busy; i++)
+    g_thread_join (busy[i]);
   packd_teacher_free (teacher);
+  g_free ((char *) o.model);
   return ret;
 }
