@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "scorer-impl.h"
+#include "scorer-packd.h"
 #include "packd-error.h"
 #include "packd-layers.h"
 #include "packd-safetensors.h"
@@ -28,11 +29,14 @@ struct _PackdSupport {
   int n_images;
   int rows_per_image;
   int dim;
-  float *bank;                  /* n_images*rows_per_image x dim */
+  int n_rows;                   /* bank rows: all positions, or the coreset */
+  int *image_begin;             /* n_images + 1: image i's rows start here */
+  float *bank;                  /* n_rows x dim, grouped by image */
   float *bank_norms;
   float threshold;
   float *calibration_scores;    /* 2 per image when n_images >= 2 */
   int n_calibration;
+  PackdPrototypes *prototypes;  /* method packd */
 };
 
 /* Everything one thread needs to score an image. */
@@ -48,12 +52,15 @@ struct _PackdScorer {
   PackdMethod method;
   int size;
   int n_threads;
+  float coreset_fraction;       /* 1: the exact bank */
   PackdTeacher *teacher;
+  PackdSafetensors *model_st;   /* the model file, kept open for the teacher's views */
   char *taps[PACKD_KNN_MAX_TAPS];
   int n_taps;
   Workspace work;               /* used by score() only */
   GMutex lock;                  /* guards support */
   PackdSupport *support;
+  PackdStudentScoring *student; /* method packd */
 };
 
 const char *
@@ -159,11 +166,13 @@ packd_scorer_new (const char *model_path, PackdMethod method, GError **error)
     return NULL;
   }
   if (method == PACKD_METHOD_PACKD) {
-    /* The trained student is not in this engine yet. */
-    g_set_error (error, PACKD_ERROR, PACKD_ERROR_MODEL,
-        "%s: method 'packd' needs a trained PACKD model, which this build cannot load yet; "
-        "use method 'knn'", model_path);
-    return NULL;
+    s = g_new0 (PackdScorer, 1);
+    g_mutex_init (&s->lock);
+    s->method = method;
+    s->student = packd_student_scoring_new (model_path, &s->size, error);
+    if (s->student == NULL)
+      goto fail;
+    return s;
   }
 
   s = g_new0 (PackdScorer, 1);
@@ -171,9 +180,17 @@ packd_scorer_new (const char *model_path, PackdMethod method, GError **error)
   s->method = method;
   s->size = DEFAULT_SIZE;
   s->n_threads = 0;
-  s->teacher = packd_teacher_load (model_path, error);
-  if (s->teacher == NULL)
+  s->coreset_fraction = 1.f;
+  /* A PACKD model file embeds its teacher under "teacher.". */
+  s->model_st = packd_safetensors_open (model_path, error);
+  if (s->model_st == NULL)
     goto fail;
+  s->teacher = packd_teacher_new (s->model_st,
+      packd_safetensors_has (s->model_st, "teacher.Conv1.weight") ? "teacher." : "", error);
+  if (s->teacher == NULL) {
+    g_prefix_error (error, "%s: ", model_path);
+    goto fail;
+  }
   {
     /* Re-open for metadata only: the teacher keeps its own mapping. */
     PackdSafetensors *st = packd_safetensors_open (model_path, error);
@@ -206,7 +223,9 @@ packd_scorer_free (PackdScorer *s)
     packd_support_unref (s->support);
   for (int i = 0; i < PACKD_KNN_MAX_TAPS; i++)
     g_free (s->taps[i]);
+  packd_student_scoring_free (s->student);
   packd_teacher_free (s->teacher);
+  packd_safetensors_free (s->model_st);
   g_mutex_clear (&s->lock);
   g_free (s);
 }
@@ -230,6 +249,18 @@ packd_scorer_set_threads (PackdScorer *s, int n_threads)
   /* OpenBLAS owns the parallelism (GEMM is ~90 % of the work); its thread
    * count is process-wide. */
   openblas_set_num_threads (s->n_threads);
+}
+
+void
+packd_scorer_set_coreset_fraction (PackdScorer *s, float fraction)
+{
+  s->coreset_fraction = fraction > 0.f && fraction < 1.f ? fraction : 1.f;
+}
+
+float
+packd_scorer_get_coreset_fraction (const PackdScorer *s)
+{
+  return s->coreset_fraction;
 }
 
 static gboolean
@@ -258,7 +289,7 @@ static float
 score_embedding (Workspace *w, const PackdSupport *sup, int skip_begin, int skip_end, int size)
 {
   const int nq = w->search->n_queries;
-  const int rows = sup->n_images * sup->rows_per_image;
+  const int rows = sup->n_rows;
 
   for (int q = 0; q < nq; q++)
     w->grid_map[q] = INFINITY;
@@ -298,7 +329,7 @@ support_calibrate (PackdSupport *sup, Workspace *w, const PackdImage *images, in
   }
   for (int i = 0; i < sup->n_images; i++) {
     const PackdImage *img = &images[i];
-    const int begin = i * sup->rows_per_image, end = begin + sup->rows_per_image;
+    const int begin = sup->image_begin[i], end = sup->image_begin[i + 1];
     const int dx = (int) (img->width * CALIB_SHIFT_FRACTION);
     const int dy = (int) (img->height * CALIB_SHIFT_FRACTION);
     PackdImage shifted = *img;
@@ -320,6 +351,37 @@ support_calibrate (PackdSupport *sup, Workspace *w, const PackdImage *images, in
   sup->threshold = CALIB_MARGIN * peak;
 }
 
+/* Keeps a coreset of the bank (rows stay grouped by image, so leave-one-out
+ * calibration still knows each image's rows). */
+static gboolean
+support_reduce (PackdSupport *sup, float fraction, GError **error)
+{
+  const int n_select = MAX (1, (int) ceilf (fraction * sup->n_rows));
+  int *selected = g_try_new (int, n_select);
+
+  if (selected == NULL || !packd_knn_coreset_select (sup->bank, sup->n_rows, sup->dim, n_select,
+          selected, error)) {
+    if (selected == NULL)
+      g_set_error (error, PACKD_ERROR, PACKD_ERROR_NO_MEMORY, "cannot allocate the coreset");
+    g_free (selected);
+    return FALSE;
+  }
+  /* selected is ascending, so moving row selected[t] down to t is safe. */
+  for (int i = 0; i <= sup->n_images; i++)
+    sup->image_begin[i] = 0;
+  for (int t = 0; t < n_select; t++) {
+    memmove (sup->bank + (gsize) t * sup->dim, sup->bank + (gsize) selected[t] * sup->dim,
+        sup->dim * sizeof (float));
+    sup->bank_norms[t] = sup->bank_norms[selected[t]];
+    sup->image_begin[selected[t] / sup->rows_per_image + 1]++;
+  }
+  for (int i = 0; i < sup->n_images; i++)
+    sup->image_begin[i + 1] += sup->image_begin[i];
+  sup->n_rows = n_select;
+  g_free (selected);
+  return TRUE;
+}
+
 PackdSupport *
 packd_scorer_build_support (PackdScorer *s, const PackdImage *images, int n_images, GError **error)
 {
@@ -337,6 +399,18 @@ packd_scorer_build_support (PackdScorer *s, const PackdImage *images, int n_imag
       g_prefix_error (error, "support image %d: ", i + 1);
       return NULL;
     }
+  if (s->student) {
+    sup = g_new0 (PackdSupport, 1);
+    sup->ref_count = 1;
+    sup->n_images = n_images;
+    sup->prototypes = packd_student_scoring_build_support (s->student, images, n_images,
+        &sup->threshold, error);
+    if (sup->prototypes == NULL) {
+      packd_support_unref (sup);
+      return NULL;
+    }
+    return sup;
+  }
   /* A workspace of its own: this may run while another thread scores. */
   if (!workspace_init (&w, s, error))
     return NULL;
@@ -350,6 +424,7 @@ packd_scorer_build_support (PackdScorer *s, const PackdImage *images, int n_imag
   sup->bank = g_try_new (float, (gsize) rows * sup->dim);
   sup->bank_norms = g_try_new (float, rows);
   sup->calibration_scores = g_new0 (float, 2 * n_images);
+  sup->image_begin = g_new0 (int, n_images + 1);
   if (sup->bank == NULL || sup->bank_norms == NULL) {
     g_set_error (error, PACKD_ERROR, PACKD_ERROR_NO_MEMORY,
         "cannot allocate a memory bank of %d positions", rows);
@@ -368,6 +443,14 @@ packd_scorer_build_support (PackdScorer *s, const PackdImage *images, int n_imag
     for (int c = 0; c < sup->dim; c++)
       n2 += b[c] * b[c];
     sup->bank_norms[r] = n2;
+  }
+  sup->n_rows = rows;
+  for (int i = 0; i <= n_images; i++)
+    sup->image_begin[i] = i * sup->rows_per_image;
+  if (s->coreset_fraction < 1.f && !support_reduce (sup, s->coreset_fraction, error)) {
+    packd_support_unref (sup);
+    workspace_clear (&w);
+    return NULL;
   }
   support_calibrate (sup, &w, images, s->size);
   workspace_clear (&w);
@@ -388,7 +471,9 @@ packd_support_unref (PackdSupport *sup)
     return;
   g_free (sup->bank);
   g_free (sup->bank_norms);
+  g_free (sup->image_begin);
   g_free (sup->calibration_scores);
+  packd_prototypes_free (sup->prototypes);
   g_free (sup);
 }
 
@@ -434,6 +519,7 @@ gboolean
 packd_scorer_score (PackdScorer *s, const PackdImage *image, PackdResult *result, GError **error)
 {
   PackdSupport *sup;
+  const float *map;
 
   if (!image_check (image, error))
     return FALSE;
@@ -443,11 +529,16 @@ packd_scorer_score (PackdScorer *s, const PackdImage *image, PackdResult *result
         "no support set: give good example images first");
     return FALSE;
   }
-  packd_embedder_run (s->work.embedder, image);
-  result->raw_score = score_embedding (&s->work, sup, 0, 0, s->size);
+  if (s->student) {
+    result->raw_score = packd_student_scoring_score (s->student, sup->prototypes, image, &map);
+  } else {
+    packd_embedder_run (s->work.embedder, image);
+    result->raw_score = score_embedding (&s->work, sup, 0, 0, s->size);
+    map = s->work.map;
+  }
   result->threshold = sup->threshold;
   result->score = packd_score_normalise (result->raw_score, sup->threshold);
-  result->map = s->work.map;
+  result->map = map;
   result->map_size = s->size;
   packd_support_unref (sup);
   return TRUE;

@@ -8,6 +8,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "packd-error.h"
 #include "packd-safetensors.h"
 #include "packd-scorer.h"

@@ -1,0 +1,285 @@
+/* packd — few-shot visual anomaly detection
+ * Copyright (C) 2026 packd developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/* Method 'packd': teacher -> student (with the support set's prototypes)
+ * -> per-level 1 - cos maps -> upsampled, summed, blurred (method.md §7). */
+#include "scorer-packd.h"
+#include "scorer-impl.h"
+#include "packd-error.h"
+#include "packd-layers.h"
+#include "packd-student.h"
+
+#include <string.h>
+
+/* As the knn calibration in scorer.c: leave-one-out scores of the support
+ * images and of shifted crops of them (camera jitter), times a margin. */
+#define CALIB_SHIFT_FRACTION 0.03
+#define CALIB_MARGIN 1.1f
+/* As knn.c's map: Gaussian sigma 4, truncate 4. */
+#define MAP_BLUR_SIGMA 4.0f
+#define MAP_BLUR_TRUNCATE 4.0f
+
+struct _PackdPrototypes {
+  float *levels[PACKD_STUDENT_LEVELS + 1];   /* [M, C_L], L = 2..4; NULL without PEIM */
+};
+
+typedef struct {
+  PackdTeacherRun *teacher;
+  int n_taps;
+  PackdStudentRun *student;
+  float *grid;                  /* level-1 grid (largest) */
+  PackdTensor up;               /* [1, size, size, 1] */
+  float *sum, *map, *scratch;   /* size*size each */
+} Workspace;
+
+struct _PackdStudentScoring {
+  PackdModel *model;
+  int size;
+  Workspace work;
+};
+
+static void
+workspace_clear (Workspace *w)
+{
+  packd_teacher_run_free (w->teacher);
+  packd_student_run_free (w->student);
+  g_free (w->grid);
+  g_free (w->up.data);
+  g_free (w->sum);
+  g_free (w->map);
+  g_free (w->scratch);
+  memset (w, 0, sizeof (*w));
+}
+
+/* n_taps 3 (queries) or 4 (supports: F^T4 too) */
+static gboolean
+workspace_init (Workspace *w, PackdModel *m, int n_taps, GError **error)
+{
+  const PackdStudentArch *a = packd_student_get_arch (m->student);
+  const char *taps[PACKD_STUDENT_LEVELS] = { a->taps[0], a->taps[1], a->taps[2], a->taps[3] };
+  const gsize px = (gsize) a->size * a->size;
+  const int g1 = packd_student_arch_grid (a, 1);
+
+  memset (w, 0, sizeof (*w));
+  w->n_taps = n_taps;
+  w->teacher = packd_teacher_run_new (m->teacher, a->size, a->size, taps, n_taps, error);
+  if (w->teacher == NULL)
+    return FALSE;
+  w->student = packd_student_run_new (m->student, 1, 1, FALSE, error);
+  if (w->student == NULL)
+    goto fail;
+  w->grid = g_try_new (float, (gsize) g1 * g1);
+  packd_tensor_init_nhwc (&w->up, 1, a->size, a->size, 1, g_try_new (float, px));
+  w->sum = g_try_new (float, px);
+  w->map = g_try_new (float, px);
+  w->scratch = g_try_new (float, px);
+  if (!w->grid || !w->up.data || !w->sum || !w->map || !w->scratch) {
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_NO_MEMORY, "cannot allocate scoring buffers");
+    goto fail;
+  }
+  return TRUE;
+fail:
+  workspace_clear (w);
+  return FALSE;
+}
+
+PackdStudentScoring *
+packd_student_scoring_new (const char *model_path, int *size, GError **error)
+{
+  PackdStudentScoring *sc = g_new0 (PackdStudentScoring, 1);
+
+  sc->model = packd_model_load (model_path, error);
+  if (sc->model == NULL)
+    goto fail;
+  sc->size = packd_student_get_arch (sc->model->student)->size;
+  if (!workspace_init (&sc->work, sc->model, 3, error))
+    goto fail;
+  *size = sc->size;
+  return sc;
+fail:
+  packd_student_scoring_free (sc);
+  return NULL;
+}
+
+void
+packd_student_scoring_free (PackdStudentScoring *sc)
+{
+  if (sc == NULL)
+    return;
+  workspace_clear (&sc->work);
+  packd_model_free (sc->model);
+  g_free (sc);
+}
+
+void
+packd_prototypes_free (PackdPrototypes *p)
+{
+  if (p == NULL)
+    return;
+  for (int L = 0; L <= PACKD_STUDENT_LEVELS; L++)
+    g_free (p->levels[L]);
+  g_free (p);
+}
+
+/* Teacher on the image; levels 1..3 into the student's inputs. */
+static void
+run_teacher (Workspace *w, const PackdImage *image)
+{
+  packd_image_to_input (image, packd_teacher_run_input (w->teacher));
+  packd_teacher_run_forward (w->teacher);
+  for (int L = 1; L <= 3; L++) {
+    const PackdTensor *tap = packd_teacher_run_tap (w->teacher, L - 1);
+    PackdTensor *dst = packd_student_run_teacher (w->student, L);
+    memcpy (dst->data, tap->data, packd_tensor_numel (tap) * sizeof (float));
+  }
+}
+
+/* Student forward on the inputs in w and the map; returns its max. */
+static float
+score_loaded (Workspace *w, const PackdStudent *student, const PackdPrototypes *p)
+{
+  const PackdStudentArch *a = packd_student_get_arch (student);
+  const gsize px = (gsize) a->size * a->size;
+  float peak;
+
+  if (a->peim)
+    for (int L = 2; L <= 4; L++)
+      packd_student_run_set_prototypes (w->student, 0, L, p->levels[L]);
+  packd_student_run_forward (w->student, FALSE);
+  memset (w->sum, 0, px * sizeof (float));
+  for (int L = 1; L <= 3; L++) {
+    const PackdTensor *t = packd_student_run_teacher (w->student, L);
+    const PackdTensor *s = packd_student_run_student (w->student, L);
+    PackdTensor grid;
+    packd_tensor_init_nhwc (&grid, 1, t->shape[1], t->shape[2], 1, w->grid);
+    packd_cosine_distance_forward (t, s, w->grid);
+    packd_resize_bilinear_forward (&grid, TRUE, &w->up);
+    for (gsize i = 0; i < px; i++)
+      w->sum[i] += w->up.data[i];
+  }
+  packd_gaussian_blur_forward (w->sum, a->size, a->size, MAP_BLUR_SIGMA, MAP_BLUR_TRUNCATE,
+      w->map, w->scratch);
+  peak = w->map[0];
+  for (gsize i = 1; i < px; i++)
+    peak = MAX (peak, w->map[i]);
+  return peak;
+}
+
+float
+packd_student_scoring_score (PackdStudentScoring *sc, const PackdPrototypes *p,
+    const PackdImage *image, const float **map)
+{
+  float peak;
+
+  run_teacher (&sc->work, image);
+  peak = score_loaded (&sc->work, sc->model->student, p);
+  *map = sc->work.map;
+  return peak;
+}
+
+/* Prototypes from the support features of images [0, n) except skip. */
+static PackdPrototypes *
+prototypes_new (const PackdStudent *student, float *const *features, int n, int skip)
+{
+  const PackdStudentArch *a = packd_student_get_arch (student);
+  PackdPrototypes *p = g_new0 (PackdPrototypes, 1);
+
+  if (!a->peim)
+    return p;
+  for (int L = 2; L <= 4; L++) {
+    const int g = packd_student_arch_grid (a, L);
+    const gsize per = (gsize) g * g * a->tap_channels[L - 1];
+    const int kept = skip >= 0 ? n - 1 : n;
+    float *x = features[L];
+
+    if (skip >= 0) {
+      /* the others, contiguous */
+      x = g_new (float, per * kept);
+      for (int i = 0, j = 0; i < n; i++)
+        if (i != skip)
+          memcpy (x + per * j++, features[L] + per * i, per * sizeof (float));
+    }
+    p->levels[L] = g_new (float, (gsize) a->prototypes * a->tap_channels[L - 1]);
+    packd_student_extract_prototypes (student, L, x, (int64_t) kept * g * g, p->levels[L]);
+    if (x != features[L])
+      g_free (x);
+  }
+  return p;
+}
+
+static PackdImage
+shifted_crop (const PackdImage *img, gboolean at_least_one)
+{
+  const int bpp = img->format == PACKD_PIXEL_RGB ? 3 : img->format == PACKD_PIXEL_GRAY ? 1 : 4;
+  int dx = (int) (img->width * CALIB_SHIFT_FRACTION);
+  int dy = (int) (img->height * CALIB_SHIFT_FRACTION);
+  PackdImage s = *img;
+
+  if (at_least_one) {
+    dx = MAX (1, dx);
+    dy = MAX (1, dy);
+  }
+  s.pixels += (gsize) dy * img->stride + (gsize) dx * bpp;
+  s.width = MAX (1, img->width - dx);
+  s.height = MAX (1, img->height - dy);
+  return s;
+}
+
+PackdPrototypes *
+packd_student_scoring_build_support (PackdStudentScoring *sc, const PackdImage *images,
+    int n_images, float *threshold, GError **error)
+{
+  const PackdStudent *student = sc->model->student;
+  const PackdStudentArch *a = packd_student_get_arch (student);
+  float *features[PACKD_STUDENT_LEVELS + 1] = { NULL };
+  PackdPrototypes *result = NULL;
+  Workspace w;
+  float peak = 0.f;
+
+  if (!workspace_init (&w, sc->model, 4, error))
+    return NULL;
+  for (int L = 2; L <= 4; L++) {
+    const int g = packd_student_arch_grid (a, L);
+    features[L] = g_try_new (float, (gsize) n_images * g * g * a->tap_channels[L - 1]);
+    if (features[L] == NULL) {
+      g_set_error (error, PACKD_ERROR, PACKD_ERROR_NO_MEMORY,
+          "cannot allocate the support features of %d images", n_images);
+      goto out;
+    }
+  }
+  for (int i = 0; i < n_images; i++) {
+    packd_image_to_input (&images[i], packd_teacher_run_input (w.teacher));
+    packd_teacher_run_forward (w.teacher);
+    for (int L = 2; L <= 4; L++) {
+      const PackdTensor *tap = packd_teacher_run_tap (w.teacher, L - 1);
+      const int64_t n = packd_tensor_numel (tap);
+      memcpy (features[L] + n * i, tap->data, n * sizeof (float));
+    }
+  }
+  result = prototypes_new (student, features, n_images, -1);
+
+  if (n_images < 2) {
+    /* nothing to leave out: a shifted crop against its own prototypes,
+     * doubled since a held-out image scores higher (as knn does) */
+    PackdImage s = shifted_crop (&images[0], TRUE);
+    run_teacher (&w, &s);
+    peak = 2.f * score_loaded (&w, student, result);
+  } else {
+    for (int i = 0; i < n_images; i++) {
+      PackdPrototypes *others = prototypes_new (student, features, n_images, i);
+      PackdImage s = shifted_crop (&images[i], FALSE);
+      run_teacher (&w, &images[i]);
+      peak = MAX (peak, score_loaded (&w, student, others));
+      run_teacher (&w, &s);
+      peak = MAX (peak, score_loaded (&w, student, others));
+      packd_prototypes_free (others);
+    }
+  }
+  *threshold = CALIB_MARGIN * peak;
+out:
+  for (int L = 2; L <= 4; L++)
+    g_free (features[L]);
+  workspace_clear (&w);
+  return result;
+}
