@@ -1,0 +1,67 @@
+/* packd — few-shot visual anomaly detection
+ * Copyright (C) 2026 packd developers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/* Fuzz target: a support image file as the element and the tools load it.
+ * The input is written to a temporary file and decoded with
+ * packd_image_load_rgb (libjpeg, Cairo for 16-bit RGB PNG, GStreamer
+ * decodebin for the rest); a decoded image is then converted into the
+ * teacher's input tensor as the scorer does (bilinear, align corners).
+ * Slow (a GStreamer pipeline per input), but it is the real path. */
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuzz-common.h"
+#include "layers/resize.h"
+#include "packd-error.h"
+#include "packd-imageio.h"
+
+#define TENSOR_SIZE 32
+
+static char *image_path;
+
+static void
+remove_image (void)
+{
+  if (image_path)
+    g_unlink (image_path);
+}
+
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  fuzz_make_criticals_fatal ();
+  int fd = g_file_open_tmp ("packd-fuzz-image-XXXXXX", &image_path, NULL);
+  FUZZ_CHECK (fd >= 0);
+  close (fd);
+  atexit (remove_image);
+  return 0;
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  g_autoptr (GError) error = NULL;
+  PackdRgbImage img;
+  FUZZ_CHECK (g_file_set_contents (image_path, (const char *) data, size, NULL));
+  if (!packd_image_load_rgb (image_path, &img, &error)) {
+    FUZZ_CHECK (error != NULL && error->domain == PACKD_ERROR);
+    FUZZ_CHECK (img.rgb == NULL);
+    return 0;
+  }
+  FUZZ_CHECK (img.rgb != NULL && img.width > 0 && img.height > 0);
+
+  static const int rgb_order[3] = { 0, 1, 2 };
+  float pixels[TENSOR_SIZE * TENSOR_SIZE * 3];
+  PackdTensor t;
+  packd_tensor_init_nhwc (&t, 1, TENSOR_SIZE, TENSOR_SIZE, 3, pixels);
+  packd_resize_u8_to_rgb_forward (img.rgb, img.width, img.height, img.width * 3, 3, rgb_order,
+      TRUE, &t);
+  for (int i = 0; i < TENSOR_SIZE * TENSOR_SIZE * 3; i++)
+    FUZZ_CHECK (pixels[i] >= -1e-6f && pixels[i] <= 1.f + 1e-6f);
+  packd_rgb_image_clear (&img);
+  return 0;
+}
