@@ -338,7 +338,7 @@ plan_fusion (PackdTeacherRun *run, const gboolean *persistent, int *last_use,
 
   for (int i = 0; i < run->n_ops; i++)
     run->ops[i].step = run->ops[i].step_last = i;
-  for (int d = 0; d + 1 < run->n_ops && !g_getenv ("PACKD_NOFUSE_DEV"); d++) {
+  for (int d = 0; d + 1 < run->n_ops; d++) {
     const TeacherOp *dw = teacher_op (teacher, d), *proj = teacher_op (teacher, d + 1);
     int first = d, last = d + 1, e = dw->input;
     gboolean residual = FALSE;

@@ -230,6 +230,20 @@ on_pad_added (GstElement *decodebin, GstPad *pad, GstElement *convert)
     gst_pad_link (pad, sink);
 }
 
+/* decodebin exposed every stream and none was video (e.g. a file typefound
+ * as subtitles): fail now rather than wait for the preroll timeout. */
+static void
+on_no_more_pads (GstElement *decodebin, GstElement *convert)
+{
+  g_autoptr (GstPad) sink = gst_element_get_static_pad (convert, "sink");
+  if (gst_pad_is_linked (sink))
+    return;
+  g_autoptr (GError) error = g_error_new_literal (GST_STREAM_ERROR, GST_STREAM_ERROR_WRONG_TYPE,
+      "the file holds no image");
+  gst_element_post_message (decodebin,
+      gst_message_new_error (GST_OBJECT (decodebin), error, NULL));
+}
+
 static GstElement *
 make_element (GstElement *pipeline, const char *factory, const char *path, GError **error)
 {
@@ -258,6 +272,7 @@ build_pipeline (const char *path, GBytes *contents, GstElement **appsink, GError
   g_autoptr (GstCaps) caps = gst_caps_from_string (OUTPUT_CAPS);
   g_object_set (sink, "caps", caps, "sync", FALSE, "max-buffers", 1, NULL);
   g_signal_connect (decode, "pad-added", G_CALLBACK (on_pad_added), convert);
+  g_signal_connect (decode, "no-more-pads", G_CALLBACK (on_no_more_pads), convert);
   gst_element_link (src, decode);
   gst_element_link (convert, sink);
   /* the whole file as one buffer, then end of stream; appsrc queues both */

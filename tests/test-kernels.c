@@ -610,8 +610,12 @@ kernels_suite (void)
   tcase_add_test (tc, test_block_fused);
   tcase_add_test (tc, test_knn_search_levels);
   tcase_add_test (tc, test_coreset_select);
-  tcase_add_test (tc, test_coreset_scores_not_below_exact);
   tcase_add_test (tc, test_threads_every_task_once);
+  suite_add_tcase (s, tc);
+  /* Separate case (CK_RUN_CASE=kernels skips it): it runs the teacher. */
+  tc = tcase_create ("scorer");
+  tcase_set_timeout (tc, 300);
+  tcase_add_test (tc, test_coreset_scores_not_below_exact);
   suite_add_tcase (s, tc);
   return s;
 }
