@@ -49,8 +49,9 @@ void packd_conv2d_forward (const PackdConvParams *p, const PackdTensor *in,
  * blocks of output rows with the engine's SIMD GEMM (bias and activation
  * applied in registers; non-1x1 convs gather their im2col rows block by
  * block into a per-thread scratch), spread over pool (NULL: the caller
- * only).  Same results as packd_conv2d_forward, which is what runs when no
- * SIMD kernel is available (see simd-impl.h). */
+ * only).  The results equal packd_conv2d_forward's up to float rounding
+ * (another summation order); that is what runs when no SIMD kernel is
+ * available (see simd-impl.h). */
 int64_t packd_conv2d_packed_floats (const PackdTensor *weight);
 void packd_conv2d_pack_weight (const PackdTensor *weight, float *packed);
 /* Scratch for pools of up to n_threads threads. */
