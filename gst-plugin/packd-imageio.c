@@ -230,6 +230,17 @@ on_pad_added (GstElement *decodebin, GstPad *pad, GstElement *convert)
     gst_pad_link (pad, sink);
 }
 
+/* Support images are image files: decode only image/ types, so a file that
+ * typefinds as anything else (subtitles, a video container) is not handed to
+ * demuxers that may wait for more data; its pad is exposed undecoded. */
+static gboolean
+on_autoplug_continue (GstElement *decodebin, GstPad *pad, GstCaps *caps, gpointer data)
+{
+  const GstStructure *s = gst_caps_get_size (caps) ? gst_caps_get_structure (caps, 0) : NULL;
+  return s && (g_str_has_prefix (gst_structure_get_name (s), "image/")
+      || gst_structure_has_name (s, "video/x-raw"));
+}
+
 /* decodebin exposed every stream and none was video (e.g. a file typefound
  * as subtitles): fail now rather than wait for the preroll timeout. */
 static void
@@ -273,6 +284,7 @@ build_pipeline (const char *path, GBytes *contents, GstElement **appsink, GError
   g_object_set (sink, "caps", caps, "sync", FALSE, "max-buffers", 1, NULL);
   g_signal_connect (decode, "pad-added", G_CALLBACK (on_pad_added), convert);
   g_signal_connect (decode, "no-more-pads", G_CALLBACK (on_no_more_pads), convert);
+  g_signal_connect (decode, "autoplug-continue", G_CALLBACK (on_autoplug_continue), NULL);
   gst_element_link (src, decode);
   gst_element_link (convert, sink);
   /* the whole file as one buffer, then end of stream; appsrc queues both */
