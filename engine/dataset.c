@@ -58,6 +58,21 @@ list_dir (const char *dir, gboolean want_dirs, GError **error)
   return names;
 }
 
+char **
+packd_dataset_list_images (const char *dir, GError **error)
+{
+  GPtrArray *names = list_dir (dir, FALSE, error);
+  char **paths;
+
+  if (!names)
+    return NULL;
+  paths = g_new0 (char *, names->len + 1);
+  for (guint i = 0; i < names->len; i++)
+    paths[i] = g_build_filename (dir, names->pdata[i], NULL);
+  g_ptr_array_unref (names);
+  return paths;
+}
+
 static gboolean
 require_dir (const char *path, const char *what, GError **error)
 {

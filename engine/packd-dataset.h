@@ -47,6 +47,11 @@ void packd_dataset_free (PackdDataset *dataset);
  * test/), sorted; NULL-terminated, g_strfreev() it.  Error when none. */
 char **packd_dataset_list_categories (const char *data_root, GError **error);
 
+/* The image files directly inside dir (hidden ones skipped), as paths in
+ * byte order of their names; NULL-terminated, g_strfreev() it.  NULL and an
+ * error when dir cannot be read. */
+char **packd_dataset_list_images (const char *dir, GError **error);
+
 /* k distinct indices in [0, n), ascending, for a seed: exactly
  * sorted(numpy.random.default_rng(seed).choice(n, k, replace=False)) — the
  * draws of ../shared/ref/eval.py (SeedSequence -> PCG64 -> Floyd's

@@ -15,6 +15,7 @@
 #include <gst/app/app.h>
 #include <gst/video/video.h>
 
+#include "packd-dataset.h"
 #include "packd-imageio.h"
 #include "pipeline-util.h"
 
@@ -434,7 +435,7 @@ main (int argc, char **argv)
     goto out;
   for (int i = 1; i < argc; i++) {
     if (g_file_test (argv[i], G_FILE_TEST_IS_DIR)) {
-      gchar **files = packd_pipeline_list_images (argv[i], &error);
+      gchar **files = packd_dataset_list_images (argv[i], &error);
       if (files == NULL)
         goto out;
       for (guint j = 0; files[j] != NULL; j++)

@@ -45,7 +45,7 @@ packd_parse_common() {
       [[ -d "$2" ]] || packd_die "$1: no folder '$2'"
       local f
       for f in "$2"/*; do
-        case "${f,,}" in *.png|*.jpg|*.jpeg|*.bmp) packd_support+=("$f") ;; esac
+        case "${f,,}" in *.png|*.jpg|*.jpeg|*.bmp|*.tif|*.tiff) packd_support+=("$f") ;; esac
       done ;;
     -t|--threshold) packd_detector_props+=("threshold=${2:?$1 needs a value}") ;;
     -m|--model-file) packd_detector_props+=("model-file=${2:?$1 needs a value}") ;;

@@ -3,8 +3,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "pipeline-util.h"
+#include "packd-dataset.h"
 
-#include <string.h>
 
 gchar **
 packd_pipeline_split_lists (gchar **lists)
@@ -23,51 +23,6 @@ packd_pipeline_split_lists (gchar **lists)
   return (gchar **) g_ptr_array_free (items, FALSE);
 }
 
-static gboolean
-is_image_name (const gchar * name)
-{
-  static const gchar *const extensions[] = { ".png", ".jpg", ".jpeg", ".bmp", NULL };
-  gchar *lower;
-  gboolean found = FALSE;
-
-  if (name[0] == '.')
-    return FALSE;
-  lower = g_ascii_strdown (name, -1);
-  for (guint i = 0; extensions[i] != NULL && !found; i++)
-    found = g_str_has_suffix (lower, extensions[i]);
-  g_free (lower);
-  return found;
-}
-
-static gint
-compare_paths (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
-}
-
-gchar **
-packd_pipeline_list_images (const gchar * dir, GError ** error)
-{
-  GDir *d = g_dir_open (dir, 0, error);
-  GPtrArray *paths;
-  const gchar *name;
-
-  if (d == NULL)
-    return NULL;
-  paths = g_ptr_array_new ();
-  while ((name = g_dir_read_name (d)) != NULL) {
-    gchar *path = g_build_filename (dir, name, NULL);
-    if (is_image_name (name) && g_file_test (path, G_FILE_TEST_IS_REGULAR))
-      g_ptr_array_add (paths, path);
-    else
-      g_free (path);
-  }
-  g_dir_close (d);
-  g_ptr_array_sort (paths, compare_paths);
-  g_ptr_array_add (paths, NULL);
-  return (gchar **) g_ptr_array_free (paths, FALSE);
-}
-
 gchar **
 packd_pipeline_collect_support (gchar ** lists, const gchar * dir, GError ** error)
 {
@@ -76,7 +31,7 @@ packd_pipeline_collect_support (gchar ** lists, const gchar * dir, GError ** err
 
   if (dir == NULL)
     return support;
-  from_dir = packd_pipeline_list_images (dir, error);
+  from_dir = packd_dataset_list_images (dir, error);
   if (from_dir == NULL) {
     g_strfreev (support);
     return NULL;

@@ -18,12 +18,9 @@ G_BEGIN_DECLS
  * ("a.png,b.png") into one NULL-terminated list; empty items are dropped. */
 gchar **packd_pipeline_split_lists (gchar **lists);
 
-/* The image files (PNG, JPEG, BMP, by extension) directly inside dir, as
- * paths sorted by name. */
-gchar **packd_pipeline_list_images (const gchar *dir, GError **error);
-
-/* The support images given as --support lists plus those in --support-dir
- * (either may be NULL); an error only when dir cannot be read. */
+/* The support images given as --support lists plus the images in
+ * --support-dir (packd_dataset_list_images(); either may be NULL); an error
+ * only when dir cannot be read. */
 gchar **packd_pipeline_collect_support (gchar **lists, const gchar *dir, GError **error);
 
 /* Checks that the packdfilter element can be created, with a hint about

@@ -39,13 +39,13 @@ START_TEST (test_matmul_backward)
         const int64_t na = c.m * c.k, nb = c.k * c.n;
         char what[100];
 
-        c.a = gc_random_floats (rng, na, -1, 1);
-        c.b = gc_random_floats (rng, nb, -1, 1);
+        c.a = packd_test_random_floats (rng, na, -1, 1);
+        c.b = packd_test_random_floats (rng, nb, -1, 1);
         c.out = g_new (float, c.m * c.n);
-        c.r = gc_random_floats (rng, c.m * c.n, -1, 1);
+        c.r = packd_test_random_floats (rng, c.m * c.n, -1, 1);
         g_autofree float *ga = gc_nans (na), *gb = gc_nans (nb);
-        g_autofree float *ga0 = gc_random_floats (rng, na, -1, 1);
-        g_autofree float *gb0 = gc_random_floats (rng, nb, -1, 1);
+        g_autofree float *ga0 = packd_test_random_floats (rng, na, -1, 1);
+        g_autofree float *gb0 = packd_test_random_floats (rng, nb, -1, 1);
         g_autofree float *ga_acc = g_memdup2 (ga0, na * sizeof (float));
         g_autofree float *gb_acc = g_memdup2 (gb0, nb * sizeof (float));
 
@@ -100,9 +100,9 @@ START_TEST (test_softmax_l2_backward)
       guint64 dummy;
       char what[100];
 
-      c.x = gc_random_floats (rng, count, -3, 3);
+      c.x = packd_test_random_floats (rng, count, -3, 3);
       c.y = g_new (float, count);
-      c.r = gc_random_floats (rng, count, -1, 1);
+      c.r = packd_test_random_floats (rng, count, -1, 1);
       c.norms = g_new (float, c.rows);
       g_autofree float *gi = gc_nans (count);
       g_autofree float *in_place = g_memdup2 (c.r, count * sizeof (float));

@@ -135,9 +135,9 @@ static void
 features_init (Features *f, LossRef *r, GRand *rng, double lo, double hi)
 {
   const int64_t n = r->B * r->H * r->W * r->C;
-  packd_tensor_init_nhwc (&f->t, r->B, r->H, r->W, r->C, gc_random_floats (rng, n, lo, hi));
-  packd_tensor_init_nhwc (&f->s, r->B, r->H, r->W, r->C, gc_random_floats (rng, n, lo, hi));
-  f->gs0 = gc_random_floats (rng, n, -1, 1);
+  packd_tensor_init_nhwc (&f->t, r->B, r->H, r->W, r->C, packd_test_random_floats (rng, n, lo, hi));
+  packd_tensor_init_nhwc (&f->s, r->B, r->H, r->W, r->C, packd_test_random_floats (rng, n, lo, hi));
+  f->gs0 = packd_test_random_floats (rng, n, -1, 1);
   packd_tensor_init_nhwc (&f->gs, r->B, r->H, r->W, r->C, g_memdup2 (f->gs0, n * sizeof (float)));
   r->t = gc_to_doubles (f->t.data, n);
   r->s = gc_to_doubles (f->s.data, n);
@@ -245,8 +245,8 @@ START_TEST (test_loss_relation)
         char what[100];
 
         features_init (&f, &r, rng, -1, 2);
-        g_autofree float *refs = gc_random_floats (rng, n_refs, -1, 2);
-        g_autofree float *gr0 = gc_random_floats (rng, n_refs, -1, 1);
+        g_autofree float *refs = packd_test_random_floats (rng, n_refs, -1, 2);
+        g_autofree float *gr0 = packd_test_random_floats (rng, n_refs, -1, 1);
         g_autofree float *gr = g_memdup2 (gr0, n_refs * sizeof (float));
         packd_tensor_init (&trefs, 3, ref_shape, refs);
         packd_tensor_init (&tgrefs, 3, ref_shape, gr);
@@ -277,8 +277,8 @@ START_TEST (test_loss_orthogonal)
     LossRef r = { .B = RANGE (rng, 1, 3), .M = RANGE (rng, 1, 5), .C = RANGE (rng, 2, 6) };
     const int64_t n = r.B * r.M * r.C, shape[3] = { r.B, r.M, r.C };
     /* Half the cases non-negative, like teacher-space prototypes. */
-    g_autofree float *p = gc_random_floats (rng, n, rep % 2 ? 0 : -1, 1);
-    g_autofree float *g0 = gc_random_floats (rng, n, -1, 1);
+    g_autofree float *p = packd_test_random_floats (rng, n, rep % 2 ? 0 : -1, 1);
+    g_autofree float *g0 = packd_test_random_floats (rng, n, -1, 1);
     g_autofree float *gp = g_memdup2 (g0, n * sizeof (float));
     PackdTensor tp, tg;
     char what[100];

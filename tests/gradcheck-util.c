@@ -95,15 +95,6 @@ gc_check_double (const char *what, GcDoubleFn f, gpointer ctx, double *x, int64_
   g_free (skipped);
 }
 
-float *
-gc_random_floats (GRand *rng, int64_t n, double lo, double hi)
-{
-  float *v = g_new (float, MAX (n, 1));
-  for (int64_t i = 0; i < n; i++)
-    v[i] = (float) g_rand_double_range (rng, lo, hi);
-  return v;
-}
-
 double *
 gc_to_doubles (const float *x, int64_t n)
 {

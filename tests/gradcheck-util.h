@@ -23,6 +23,7 @@
 #include <glib.h>
 
 #include "packd-backward.h"
+#include "test-util.h"
 
 G_BEGIN_DECLS
 
@@ -49,7 +50,6 @@ void gc_check_float (const char *what, GcFloatFn f, gpointer ctx, float *x, int6
 void gc_check_double (const char *what, GcDoubleFn f, gpointer ctx, double *x, int64_t n,
     const float *analytic, const GcTolerance *tol);
 
-float *gc_random_floats (GRand *rng, int64_t n, double lo, double hi);
 double *gc_to_doubles (const float *x, int64_t n);
 float *gc_nans (int64_t n);
 /* sum r[i] * y[i] in double. */

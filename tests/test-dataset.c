@@ -3,11 +3,11 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <check.h>
-#include <glib/gstdio.h>
 #include <string.h>
 
 #include "packd-error.h"
 #include "packd-dataset.h"
+#include "test-util.h"
 
 /* A fake category: empty files are enough, nothing decodes pixels here. */
 static char *tmp_root;
@@ -43,31 +43,13 @@ make_tree (void)
   };
   char *dir;
 
-  tmp_root = g_dir_make_tmp ("packd-test-dataset-XXXXXX", NULL);
-  ck_assert_ptr_nonnull (tmp_root);
+  tmp_root = packd_test_make_tmp_dir ("dataset");
   for (int i = 0; files[i]; i++)
     touch (files[i]);
   dir = g_build_filename (tmp_root, "cat", "ground_truth", "broken", NULL);
   g_mkdir_with_parents (dir, 0755);
   g_free (dir);
   cat_dir = g_build_filename (tmp_root, "cat", NULL);
-}
-
-static void
-remove_tree (const char *path)
-{
-  GDir *d = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (d) {
-    while ((name = g_dir_read_name (d))) {
-      char *child = g_build_filename (path, name, NULL);
-      remove_tree (child);
-      g_free (child);
-    }
-    g_dir_close (d);
-  }
-  g_remove (path);
 }
 
 static void
@@ -79,7 +61,7 @@ setup (void)
 static void
 teardown (void)
 {
-  remove_tree (tmp_root);
+  packd_test_remove_tree (tmp_root);
   g_clear_pointer (&tmp_root, g_free);
   g_clear_pointer (&cat_dir, g_free);
 }
@@ -170,6 +152,41 @@ START_TEST (test_missing_dirs_are_errors)
   g_clear_error (&err);
   g_free (missing);
   g_free (no_train);
+}
+END_TEST
+
+/* One folder's images (what the pipelines list for --support-dir): images
+ * only, hidden files and subfolders skipped, byte order of the names. */
+START_TEST (test_list_images)
+{
+  static const char *const want[] = { "001.png", "002.jpg", "003.jpeg", "005.png", "010.PNG" };
+  GError *err = NULL;
+  char *good = g_build_filename (cat_dir, "train", "good", NULL);
+  char *test = g_build_filename (cat_dir, "test", NULL);
+  char *missing = g_build_filename (tmp_root, "does-not-exist", NULL);
+  char **paths = packd_dataset_list_images (good, &err);
+
+  ck_assert_msg (paths != NULL, "%s", err ? err->message : "");
+  ck_assert_uint_eq (g_strv_length (paths), G_N_ELEMENTS (want));
+  for (guint i = 0; i < G_N_ELEMENTS (want); i++) {
+    char *expect = g_build_filename (good, want[i], NULL);
+    ck_assert_str_eq (paths[i], expect);
+    g_free (expect);
+  }
+  g_strfreev (paths);
+
+  /* test/ holds folders and a text file: no images */
+  paths = packd_dataset_list_images (test, &err);
+  ck_assert_ptr_nonnull (paths);
+  ck_assert_ptr_null (paths[0]);
+  g_strfreev (paths);
+
+  ck_assert_ptr_null (packd_dataset_list_images (missing, &err));
+  ck_assert_ptr_nonnull (err);
+  g_clear_error (&err);
+  g_free (missing);
+  g_free (test);
+  g_free (good);
 }
 END_TEST
 
@@ -298,6 +315,7 @@ dataset_suite (void)
   tcase_add_test (tc, test_scan_category);
   tcase_add_test (tc, test_category_without_masks_and_trailing_slash);
   tcase_add_test (tc, test_missing_dirs_are_errors);
+  tcase_add_test (tc, test_list_images);
   tcase_add_test (tc, test_list_categories);
   tcase_add_test (tc, test_find_train);
   tcase_add_test (tc, test_sampling_matches_numpy);
@@ -310,11 +328,5 @@ dataset_suite (void)
 int
 main (void)
 {
-  SRunner *sr = srunner_create (dataset_suite ());
-  int failed;
-
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? 1 : 0;
+  return packd_test_run (dataset_suite ());
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gradcheck-util.h"
+#include "test-util.h"
 
 static const PackdActivation acts[] = { PACKD_ACT_NONE, PACKD_ACT_RELU, PACKD_ACT_RELU6 };
 
@@ -50,8 +51,8 @@ check_layer (Layer *l, GRand *rng, const char *what)
   g_autofree float *go_data = g_memdup2 (l->r, n_out * sizeof (float));
   g_autofree float *go2_data = g_memdup2 (l->r, n_out * sizeof (float));
   g_autofree float *gi_data = gc_nans (n_in);
-  g_autofree float *gw0 = gc_random_floats (rng, n_w, -1, 1);
-  g_autofree float *gb0 = gc_random_floats (rng, n_b, -1, 1);
+  g_autofree float *gw0 = packd_test_random_floats (rng, n_w, -1, 1);
+  g_autofree float *gb0 = packd_test_random_floats (rng, n_b, -1, 1);
   g_autofree float *gw = g_memdup2 (gw0, n_w * sizeof (float));
   g_autofree float *gb = g_memdup2 (gb0, n_b * sizeof (float));
   g_autofree float *gw_only = g_new0 (float, n_w);
@@ -84,11 +85,11 @@ static void
 layer_alloc (Layer *l, GRand *rng, gboolean bias, int64_t scratch)
 {
   const int64_t n_out = packd_tensor_numel (&l->out);
-  l->in.data = gc_random_floats (rng, packd_tensor_numel (&l->in), -2, 2);
-  l->w.data = gc_random_floats (rng, packd_tensor_numel (&l->w), -1, 1);
-  l->bias = bias ? gc_random_floats (rng, l->out.shape[l->out.ndim - 1], -1, 1) : NULL;
+  l->in.data = packd_test_random_floats (rng, packd_tensor_numel (&l->in), -2, 2);
+  l->w.data = packd_test_random_floats (rng, packd_tensor_numel (&l->w), -1, 1);
+  l->bias = bias ? packd_test_random_floats (rng, l->out.shape[l->out.ndim - 1], -1, 1) : NULL;
   l->out.data = g_new (float, n_out);
-  l->r = gc_random_floats (rng, n_out, -1, 1);
+  l->r = packd_test_random_floats (rng, n_out, -1, 1);
   l->scratch = scratch > 0 ? g_new (float, scratch) : NULL;
 }
 
@@ -325,8 +326,8 @@ START_TEST (test_activation_backward)
   const int64_t n = 257;
 
   for (guint a = 0; a < G_N_ELEMENTS (acts); a++) {
-    ActCtx c = { acts[a], gc_random_floats (rng, n, -3, 9), g_new (float, n),
-      gc_random_floats (rng, n, -1, 1), n };
+    ActCtx c = { acts[a], packd_test_random_floats (rng, n, -3, 9), g_new (float, n),
+      packd_test_random_floats (rng, n, -1, 1), n };
     PackdTensor ty, tg, tgi;
     g_autofree float *gi = gc_nans (n);
     g_autofree float *in_place = g_memdup2 (c.r, n * sizeof (float));
@@ -379,13 +380,15 @@ START_TEST (test_batchnorm_backward)
     const int64_t count = (int64_t) n * h * w * c;
     if (n * h * w < 2)
       continue;                 /* one value per channel: output is beta, flat */
-    BnCtx bc = { .gamma = gc_random_floats (rng, c, 0.5, 2), .beta = gc_random_floats (rng, c, -1, 1),
-      .mean = g_new (float, c), .invstd = g_new (float, c), .r = gc_random_floats (rng, count, -1, 1) };
-    g_autofree float *x = gc_random_floats (rng, count, -2, 3);
+    BnCtx bc = { .gamma = packd_test_random_floats (rng, c, 0.5, 2),
+      .beta = packd_test_random_floats (rng, c, -1, 1),
+      .mean = g_new (float, c), .invstd = g_new (float, c),
+      .r = packd_test_random_floats (rng, count, -1, 1) };
+    g_autofree float *x = packd_test_random_floats (rng, count, -2, 3);
     g_autofree float *y = g_new (float, count);
     g_autofree float *gi = gc_nans (count);
-    g_autofree float *gg0 = gc_random_floats (rng, c, -1, 1);
-    g_autofree float *gb0 = gc_random_floats (rng, c, -1, 1);
+    g_autofree float *gg0 = packd_test_random_floats (rng, c, -1, 1);
+    g_autofree float *gb0 = packd_test_random_floats (rng, c, -1, 1);
     g_autofree float *gg = g_memdup2 (gg0, c * sizeof (float));
     g_autofree float *gb = g_memdup2 (gb0, c * sizeof (float));
     PackdTensor tg, tgi;
@@ -422,11 +425,11 @@ START_TEST (test_batchnorm_forward)
   const int n = 3, h = 5, w = 3, c = 4, m = n * h * w;
   const int64_t count = (int64_t) m * c;
   const float momentum = 0.25f, eps = 1e-3f;
-  g_autofree float *x = gc_random_floats (rng, count, -1, 4);
-  g_autofree float *gamma = gc_random_floats (rng, c, 0.5, 2);
-  g_autofree float *beta = gc_random_floats (rng, c, -1, 1);
-  g_autofree float *rmean = gc_random_floats (rng, c, -1, 1);
-  g_autofree float *rvar = gc_random_floats (rng, c, 0.5, 2);
+  g_autofree float *x = packd_test_random_floats (rng, count, -1, 4);
+  g_autofree float *gamma = packd_test_random_floats (rng, c, 0.5, 2);
+  g_autofree float *beta = packd_test_random_floats (rng, c, -1, 1);
+  g_autofree float *rmean = packd_test_random_floats (rng, c, -1, 1);
+  g_autofree float *rvar = packd_test_random_floats (rng, c, 0.5, 2);
   g_autofree float *rmean0 = g_memdup2 (rmean, c * sizeof (float));
   g_autofree float *rvar0 = g_memdup2 (rvar, c * sizeof (float));
   g_autofree float *mean = g_new (float, c), *invstd = g_new (float, c);
@@ -502,9 +505,10 @@ START_TEST (test_add_concat_backward)
   g_autofree float *go = NULL;
   PackdTensor tgo;
 
-  c.r = gc_random_floats (rng, rows * ctot, -1, 1);
+  c.r = packd_test_random_floats (rng, rows * ctot, -1, 1);
   for (int i = 0; i < 3; i++) {
-    packd_tensor_init_nhwc (&t[i], n, h, w, cs[i], gc_random_floats (rng, rows * cs[i], -1, 1));
+    packd_tensor_init_nhwc (&t[i], n, h, w, cs[i],
+        packd_test_random_floats (rng, rows * cs[i], -1, 1));
     packd_tensor_init_nhwc (&g[i], n, h, w, cs[i], gc_nans (rows * cs[i]));
   }
   packd_tensor_init_nhwc (&c.out, n, h, w, ctot, out);
@@ -525,7 +529,8 @@ START_TEST (test_add_concat_backward)
   for (int i = 0; i < 2; i++) {
     g_free (t[i].data);
     g_free (g[i].data);
-    packd_tensor_init_nhwc (&t[i], n, h, w, ctot, gc_random_floats (rng, rows * ctot, -1, 1));
+    packd_tensor_init_nhwc (&t[i], n, h, w, ctot,
+        packd_test_random_floats (rng, rows * ctot, -1, 1));
     packd_tensor_init_nhwc (&g[i], n, h, w, ctot, gc_nans (rows * ctot));
   }
   packd_add_backward (&tgo, &g[0], &g[1]);
@@ -553,10 +558,10 @@ START_TEST (test_resize_backward)
       PackdTensor tin, tgo, tgi;
       const PackdTensor *inputs[1] = { &tin };
       ShapeCtx sc = { inputs, 1, .resize = TRUE, .align_corners = align };
-      g_autofree float *x = gc_random_floats (rng, (int64_t) n * h * w * c, -1, 1);
+      g_autofree float *x = packd_test_random_floats (rng, (int64_t) n * h * w * c, -1, 1);
       g_autofree float *gi = gc_nans ((int64_t) n * h * w * c);
       g_autofree float *out = g_new (float, (int64_t) n * oh * ow * c);
-      g_autofree float *r = gc_random_floats (rng, (int64_t) n * oh * ow * c, -1, 1);
+      g_autofree float *r = packd_test_random_floats (rng, (int64_t) n * oh * ow * c, -1, 1);
       char what[100];
 
       sc.r = r;
@@ -606,9 +611,9 @@ START_TEST (test_cosine_backward)
       const int c = RANGE (rng, 2, 6);
       const int64_t count = (int64_t) n * h * w * c, rows = flat ? n : count / c;
       CosCtx cc = { .flat = flat, .d = g_new (float, rows),
-        .r = gc_random_floats (rng, rows, -1, 1) };
-      g_autofree float *a = gc_random_floats (rng, count, -1, 2);
-      g_autofree float *b = gc_random_floats (rng, count, -1, 2);
+        .r = packd_test_random_floats (rng, rows, -1, 1) };
+      g_autofree float *a = packd_test_random_floats (rng, count, -1, 2);
+      g_autofree float *b = packd_test_random_floats (rng, count, -1, 2);
       g_autofree float *ga = gc_nans (count), *gb = gc_nans (count);
       g_autofree float *ga_only = gc_nans (count);
       PackdTensor tga, tgb, tga_only;
@@ -684,9 +689,5 @@ gradcheck_suite (void)
 int
 main (void)
 {
-  SRunner *runner = srunner_create (gradcheck_suite ());
-  srunner_run_all (runner, CK_NORMAL);
-  int failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-  return failed ? 1 : 0;
+  return packd_test_run (gradcheck_suite ());
 }

@@ -5,7 +5,6 @@
 #include <cairo.h>
 #include <check.h>
 #include <gio/gio.h>
-#include <glib/gstdio.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
@@ -18,27 +17,20 @@
 
 #include "packd-error.h"
 #include "packd-imageio.h"
+#include "test-util.h"
 
 static char *tmpdir;
 
 static void
 setup (void)
 {
-  tmpdir = g_dir_make_tmp ("packd-imageio-XXXXXX", NULL);
-  ck_assert_ptr_nonnull (tmpdir);
+  tmpdir = packd_test_make_tmp_dir ("imageio");
 }
 
 static void
 teardown (void)
 {
-  GDir *dir = g_dir_open (tmpdir, 0, NULL);
-  const char *name;
-  while ((name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *p = g_build_filename (tmpdir, name, NULL);
-    g_unlink (p);
-  }
-  g_dir_close (dir);
-  g_rmdir (tmpdir);
+  packd_test_remove_tree (tmpdir);
   g_clear_pointer (&tmpdir, g_free);
 }
 
@@ -228,6 +220,26 @@ load_fails (const char *path, int code)
 
 static const int sizes[][2] = { {1, 1}, {7, 5}, {333, 17}, {64, 48} };
 
+/* Random pixels of a GStreamer raw format with bpp bytes per pixel, size
+ * sizes[size], through pngenc and back: every pixel's R, G, B must equal
+ * byte channel_step * c of the pixel (grey: 0, every channel the same). */
+static void
+check_png_decode (const char *format, int bpp, int channel_step, int size, guint32 seed,
+    const char *name)
+{
+  int w = sizes[size][0], h = sizes[size][1];
+  g_autofree guint8 *src = random_bytes ((gsize) w * h * bpp, seed + size);
+  g_autofree char *path = tmp_path (name);
+  PackdRgbImage img;
+
+  gst_encode (format, src, bpp, w, h, "pngenc", path);
+  load_ok (path, &img, w, h);
+  for (int i = 0; i < w * h; i++)
+    for (int c = 0; c < 3; c++)
+      ck_assert_int_eq (img.rgb[3 * i + c], src[bpp * i + channel_step * c]);
+  packd_rgb_image_clear (&img);
+}
+
 START_TEST (test_png_rgb_round_trip)
 {
   int w = sizes[_i][0], h = sizes[_i][1];
@@ -278,34 +290,14 @@ END_TEST
 
 START_TEST (test_png_grey)
 {
-  int w = sizes[_i][0], h = sizes[_i][1];
-  g_autofree guint8 *grey = random_bytes ((gsize) w * h, 7 + _i);
-  g_autofree char *path = tmp_path ("grey.png");
-  gst_encode ("GRAY8", grey, 1, w, h, "pngenc", path);
-  PackdRgbImage img;
-  load_ok (path, &img, w, h);
-  for (int i = 0; i < w * h; i++) {
-    ck_assert_int_eq (img.rgb[3 * i], grey[i]);
-    ck_assert_int_eq (img.rgb[3 * i + 1], grey[i]);
-    ck_assert_int_eq (img.rgb[3 * i + 2], grey[i]);
-  }
-  packd_rgb_image_clear (&img);
+  check_png_decode ("GRAY8", 1, 0, _i, 7, "grey.png");
 }
 END_TEST
 
 START_TEST (test_png_grey16)
 {
   /* 16-bit grey becomes its high byte (no dithering pattern). */
-  int w = sizes[_i][0], h = sizes[_i][1];
-  g_autofree guint8 *be16 = random_bytes ((gsize) w * h * 2, 99 + _i);
-  g_autofree char *path = tmp_path ("grey16.png");
-  gst_encode ("GRAY16_BE", be16, 2, w, h, "pngenc", path);
-  PackdRgbImage img;
-  load_ok (path, &img, w, h);
-  for (int i = 0; i < w * h; i++)
-    for (int c = 0; c < 3; c++)
-      ck_assert_int_eq (img.rgb[3 * i + c], be16[2 * i]);
-  packd_rgb_image_clear (&img);
+  check_png_decode ("GRAY16_BE", 2, 0, _i, 99, "grey16.png");
 }
 END_TEST
 
@@ -338,16 +330,7 @@ START_TEST (test_png_rgba)
 {
   /* Alpha is dropped, not composited: the colour channels come back as
    * stored, as PIL's Image.convert("RGB") does. */
-  int w = sizes[_i][0], h = sizes[_i][1];
-  g_autofree guint8 *rgba = random_bytes ((gsize) w * h * 4, 1234 + _i);
-  g_autofree char *path = tmp_path ("rgba.png");
-  gst_encode ("RGBA", rgba, 4, w, h, "pngenc", path);
-  PackdRgbImage img;
-  load_ok (path, &img, w, h);
-  for (int i = 0; i < w * h; i++)
-    for (int c = 0; c < 3; c++)
-      ck_assert_int_eq (img.rgb[3 * i + c], rgba[4 * i + c]);
-  packd_rgb_image_clear (&img);
+  check_png_decode ("RGBA", 4, 1, _i, 1234, "rgba.png");
 }
 END_TEST
 
@@ -577,12 +560,9 @@ main (void)
 {
   /* No gst_init() here: the loader must initialise GStreamer itself (the
    * test's own encoders call it only when they run first). */
-  SRunner *sr = srunner_create (imageio_suite ());
-  srunner_run_all (sr, CK_NORMAL);
-  int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
+  int status = packd_test_run (imageio_suite ());
   /* frees GStreamer's global clock and thread pools, for leak checkers */
   if (gst_is_initialized ())
     gst_deinit ();
-  return failed == 0 ? 0 : 1;
+  return status;
 }

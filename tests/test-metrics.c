@@ -8,6 +8,7 @@
 #include "packd-error.h"
 #include "packd-metrics.h"
 #include "packd-colormap.h"
+#include "test-util.h"
 
 #define EPS 1e-12
 
@@ -371,11 +372,5 @@ metrics_suite (void)
 int
 main (void)
 {
-  SRunner *sr = srunner_create (metrics_suite ());
-  int failed;
-
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? 1 : 0;
+  return packd_test_run (metrics_suite ());
 }

@@ -5,12 +5,12 @@
 /* Adam: the bias-corrected first step, convergence on a quadratic, and
  * exact resume through a safetensors checkpoint. */
 #include <check.h>
-#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
 #include "packd-error.h"
 #include "packd-optim.h"
+#include "test-util.h"
 
 /* f(p) = sum_i 0.5 a_i (p_i - c_i)^2 over two parameter tensors. */
 typedef struct {
@@ -105,14 +105,13 @@ END_TEST
 static char *
 save_checkpoint (const Quadratic *q, const PackdAdam *adam)
 {
-  g_autofree char *dir = g_dir_make_tmp ("packd-optim-XXXXXX", NULL);
+  g_autofree char *dir = packd_test_make_tmp_dir ("optim");
   char *path = g_build_filename (dir, "ckpt.safetensors", NULL);
   PackdSafetensorsWriter *w = packd_safetensors_writer_new ();
   const int64_t n1 = 7, n2 = 3;
   PackdTensor t;
   GError *error = NULL;
 
-  ck_assert_ptr_nonnull (dir);
   packd_tensor_init (&t, 1, &n1, (float *) q->p1);
   packd_safetensors_writer_add (w, "first", &t);
   packd_tensor_init (&t, 1, &n2, (float *) q->p2);
@@ -128,8 +127,7 @@ static void
 remove_checkpoint (char *path)
 {
   g_autofree char *dir = g_path_get_dirname (path);
-  g_unlink (path);
-  g_rmdir (dir);
+  packd_test_remove_tree (dir);
   g_free (path);
 }
 
@@ -214,7 +212,7 @@ START_TEST (test_adam_load_mismatch)
 
   /* Metadata missing altogether: not an optimiser checkpoint. */
   PackdSafetensorsWriter *w = packd_safetensors_writer_new ();
-  g_autofree char *dir = g_dir_make_tmp ("packd-optim-XXXXXX", NULL);
+  g_autofree char *dir = packd_test_make_tmp_dir ("optim");
   char *bare = g_build_filename (dir, "bare.safetensors", NULL);
   const int64_t n = 7;
   PackdTensor t;
@@ -250,9 +248,5 @@ optim_suite (void)
 int
 main (void)
 {
-  SRunner *runner = srunner_create (optim_suite ());
-  srunner_run_all (runner, CK_NORMAL);
-  int failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-  return failed ? 1 : 0;
+  return packd_test_run (optim_suite ());
 }

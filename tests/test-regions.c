@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "packd-regions.h"
+#include "test-util.h"
 
 #define W 16
 #define H 12
@@ -178,9 +179,5 @@ regions_suite (void)
 int
 main (void)
 {
-  SRunner *runner = srunner_create (regions_suite ());
-  srunner_run_all (runner, CK_NORMAL);
-  int failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-  return failed == 0 ? 0 : 1;
+  return packd_test_run (regions_suite ());
 }

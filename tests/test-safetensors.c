@@ -3,32 +3,24 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <check.h>
-#include <glib/gstdio.h>
 #include <string.h>
 
 #include "packd-error.h"
 #include "packd-safetensors.h"
+#include "test-util.h"
 
 static char *tmpdir;
 
 static void
 setup (void)
 {
-  tmpdir = g_dir_make_tmp ("packd-st-XXXXXX", NULL);
-  ck_assert_ptr_nonnull (tmpdir);
+  tmpdir = packd_test_make_tmp_dir ("safetensors");
 }
 
 static void
 teardown (void)
 {
-  GDir *dir = g_dir_open (tmpdir, 0, NULL);
-  const char *name;
-  while ((name = g_dir_read_name (dir)) != NULL) {
-    g_autofree char *p = g_build_filename (tmpdir, name, NULL);
-    g_unlink (p);
-  }
-  g_dir_close (dir);
-  g_rmdir (tmpdir);
+  packd_test_remove_tree (tmpdir);
   g_clear_pointer (&tmpdir, g_free);
 }
 
@@ -503,9 +495,5 @@ safetensors_suite (void)
 int
 main (void)
 {
-  SRunner *sr = srunner_create (safetensors_suite ());
-  srunner_run_all (sr, CK_NORMAL);
-  int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed == 0 ? 0 : 1;
+  return packd_test_run (safetensors_suite ());
 }

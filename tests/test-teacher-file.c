@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "packd-safetensors.h"
+#include "test-util.h"
 
 /* teacher.md: the quantised source has 2,619,461 parameters and
  * Σ Conv1/kernel = −5.333411 before folding. */
@@ -108,8 +109,7 @@ static void
 setup (void)
 {
   GError *error = NULL;
-  const char *path = g_getenv ("PACKD_TEACHER");
-  ck_assert_msg (path != NULL, "PACKD_TEACHER is not set (run models/import-teacher.sh)");
+  const char *path = packd_test_teacher_path ();
   st = packd_safetensors_open (path, &error);
   ck_assert_msg (st != NULL, "opening %s: %s (run models/import-teacher.sh BUILD_DIR)",
       path, error ? error->message : "?");
@@ -233,9 +233,5 @@ teacher_file_suite (void)
 int
 main (void)
 {
-  SRunner *sr = srunner_create (teacher_file_suite ());
-  srunner_run_all (sr, CK_NORMAL);
-  int failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed == 0 ? 0 : 1;
+  return packd_test_run (teacher_file_suite ());
 }

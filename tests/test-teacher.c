@@ -13,6 +13,7 @@
 #include "packd-layers.h"
 #include "packd-teacher.h"
 #include "packd-imageio.h"
+#include "test-util.h"
 
 /* teacher.md: |Δ| ≤ 2e-4 + 2e-5·|v| for activations and softmax. */
 #define GOLDEN_TOL(v) (2e-4 + 2e-5 * fabs (v))
@@ -23,9 +24,8 @@ static void
 setup (void)
 {
   GError *error = NULL;
-  const char *path = g_getenv ("PACKD_TEACHER");
+  const char *path = packd_test_teacher_path ();
 
-  ck_assert_msg (path != NULL, "PACKD_TEACHER is not set (run models/import-teacher.sh)");
   teacher = packd_teacher_load (path, &error);
   ck_assert_msg (teacher != NULL, "loading %s: %s", path, error ? error->message : "?");
 }
@@ -241,11 +241,5 @@ teacher_suite (void)
 int
 main (void)
 {
-  SRunner *sr = srunner_create (teacher_suite ());
-  int failed;
-
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? 1 : 0;
+  return packd_test_run (teacher_suite ());
 }

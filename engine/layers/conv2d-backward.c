@@ -3,27 +3,17 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "conv2d-backward.h"
+#include "conv2d-impl.h"
 #include "activation-backward.h"
 
 #include <cblas.h>
 #include <string.h>
 
-/* Same test as the forward's: the 1x1 stride-1 case where the activations
- * themselves are the im2col matrix. */
-static gboolean
-conv_is_pointwise (const PackdConvParams *p, const PackdTensor *in, const PackdTensor *out)
-{
-  return p->kernel_h == 1 && p->kernel_w == 1 && p->stride == 1 && p->pad_top == 0
-      && p->pad_left == 0 && out->shape[1] == in->shape[1] && out->shape[2] == in->shape[2];
-}
-
 int64_t
 packd_conv2d_backward_scratch_floats (const PackdConvParams *p, const PackdTensor *in,
     const PackdTensor *out)
 {
-  if (conv_is_pointwise (p, in, out))
-    return 0;
-  return out->shape[1] * out->shape[2] * (int64_t) p->kernel_h * p->kernel_w * in->shape[3];
+  return packd_conv2d_scratch_floats (p, in, out);
 }
 
 void
@@ -34,29 +24,6 @@ packd_bias_backward (const float *grad, int64_t rows, int64_t channels, float *g
     for (int64_t c = 0; c < channels; c++)
       grad_b[c] += g[c];
   }
-}
-
-/* Rows = output positions, columns (ky,kx,cin) in HWIO order (as the
- * forward's im2col, which is private to conv2d.c). */
-static void
-im2col_nhwc (const PackdConvParams *p, const float *in, int H, int W, int C,
-    int Ho, int Wo, float *cols)
-{
-  const int kh = p->kernel_h, kw = p->kernel_w, s = p->stride;
-  for (int oy = 0; oy < Ho; oy++)
-    for (int ox = 0; ox < Wo; ox++) {
-      float *dst = cols + ((int64_t) oy * Wo + ox) * kh * kw * C;
-      for (int ky = 0; ky < kh; ky++) {
-        int iy = oy * s - p->pad_top + ky;
-        for (int kx = 0; kx < kw; kx++, dst += C) {
-          int ix = ox * s - p->pad_left + kx;
-          if (iy < 0 || iy >= H || ix < 0 || ix >= W)
-            memset (dst, 0, C * sizeof (float));
-          else
-            memcpy (dst, in + ((int64_t) iy * W + ix) * C, C * sizeof (float));
-        }
-      }
-    }
 }
 
 /* The adjoint of im2col: every column entry adds back into the input pixel
@@ -93,7 +60,7 @@ packd_conv2d_backward (const PackdConvParams *p, const PackdTensor *in,
   const int Ho = grad_out->shape[1], Wo = grad_out->shape[2], Co = grad_out->shape[3];
   const int K = p->kernel_h * p->kernel_w * C;
   const int64_t M = (int64_t) Ho * Wo;
-  const gboolean pointwise = conv_is_pointwise (p, in, grad_out);
+  const gboolean pointwise = packd_conv2d_is_pointwise (p, in, grad_out);
 
   g_return_if_fail (weight->shape[3] == Co && weight->shape[2] == C);
   g_return_if_fail (grad_in == NULL || packd_tensor_same_shape (grad_in, in));
@@ -110,7 +77,7 @@ packd_conv2d_backward (const PackdConvParams *p, const PackdTensor *in,
     if (grad_w) {
       const float *cols = src;
       if (!pointwise) {
-        im2col_nhwc (p, src, H, W, C, Ho, Wo, scratch);
+        packd_conv2d_im2col (p, src, H, W, C, Wo, 0, M, scratch);
         cols = scratch;
       }
       cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, K, Co, M,

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "conv2d.h"
+#include "conv2d-impl.h"
 #include "gemm.h"
 #include "simd-impl.h"
 
@@ -49,8 +50,8 @@ packd_bias_act_forward (float *data, int64_t rows, int64_t channels, const float
 
 /* The output grid must match the input's too: the output size comes from the
  * output tensor, and a cropped or zero-extended output is not a plain sgemm. */
-static gboolean
-conv_is_pointwise (const PackdConvParams *p, const PackdTensor *in, const PackdTensor *out)
+gboolean
+packd_conv2d_is_pointwise (const PackdConvParams *p, const PackdTensor *in, const PackdTensor *out)
 {
   return p->kernel_h == 1 && p->kernel_w == 1 && p->stride == 1 && p->pad_top == 0
       && p->pad_left == 0 && out->shape[1] == in->shape[1] && out->shape[2] == in->shape[2];
@@ -60,7 +61,7 @@ int64_t
 packd_conv2d_scratch_floats (const PackdConvParams *p, const PackdTensor *in,
     const PackdTensor *out)
 {
-  if (conv_is_pointwise (p, in, out))
+  if (packd_conv2d_is_pointwise (p, in, out))
     return 0;
   return out->shape[1] * out->shape[2] * (int64_t) p->kernel_h * p->kernel_w * in->shape[3];
 }
@@ -74,15 +75,13 @@ copy_floats (float *restrict dst, const float *restrict src, int n)
     dst[i] = src[i];
 }
 
-/* Rows [r0, r1) of the im2col matrix: rows are output positions (oy*Wo+ox),
- * columns (ky,kx,cin) in HWIO order so the weight tensor is used as is.  The
- * kw taps of one kernel row are adjacent pixels, so inside the image they
- * are one contiguous piece of kw*C floats. */
+/* The kw taps of one kernel row are adjacent pixels, so inside the image
+ * they are one contiguous piece of kw*C floats. */
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__ ((optimize ("no-tree-loop-distribute-patterns")))
 #endif
-static void
-im2col_nhwc (const PackdConvParams *p, const float *in, int H, int W, int C,
+void
+packd_conv2d_im2col (const PackdConvParams *p, const float *in, int H, int W, int C,
     int Wo, int64_t r0, int64_t r1, float *cols)
 {
   const int kh = p->kernel_h, kw = p->kernel_w, s = p->stride;
@@ -126,8 +125,8 @@ packd_conv2d_forward (const PackdConvParams *p, const PackdTensor *in,
     const float *src = in->data + (int64_t) n * H * W * C;
     float *dst = out->data + (int64_t) n * M * Co;
     const float *a = src;
-    if (!conv_is_pointwise (p, in, out)) {
-      im2col_nhwc (p, src, H, W, C, Wo, 0, M, scratch);
+    if (!packd_conv2d_is_pointwise (p, in, out)) {
+      packd_conv2d_im2col (p, src, H, W, C, Wo, 0, M, scratch);
       a = scratch;
     }
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, M, Co, K,
@@ -171,7 +170,7 @@ packd_conv2d_packed_scratch_floats (const PackdConvParams *p, const PackdTensor 
     const PackdTensor *out, int n_threads)
 {
   const int64_t k = (int64_t) p->kernel_h * p->kernel_w * in->shape[3];
-  if (conv_is_pointwise (p, in, out))
+  if (packd_conv2d_is_pointwise (p, in, out))
     return 0;
   /* The plain path (no SIMD) needs the whole im2col matrix. */
   return MAX (packd_conv2d_scratch_floats (p, in, out),
@@ -202,7 +201,7 @@ packd_conv2d_rows_packed (const PackdConvParams *p, const PackdTensor *in,
     packd_gemm_rows (0, r1 - r0, Co, K, in->data + r0 * K, K, weight->data, Co, packed, bias,
         p->act, dst, Co);
   } else {
-    im2col_nhwc (p, in->data, H, W, C, out_w, r0, r1, scratch);
+    packd_conv2d_im2col (p, in->data, H, W, C, out_w, r0, r1, scratch);
     packd_gemm_rows (0, r1 - r0, Co, K, scratch, K, weight->data, Co, packed, bias, p->act, dst, Co);
   }
 }

@@ -3,35 +3,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "resize-backward.h"
+#include "resize-impl.h"
 
 #include <math.h>
 #include <string.h>
-
-typedef struct {
-  int i0, i1;
-  float w1;    /* weight of i1; i0 gets 1-w1 */
-} LerpTap;
-
-/* The forward's source-coordinate rule (private to resize.c): must stay
- * identical, the gradient check in tests/test-gradcheck.c compares them. */
-static inline LerpTap
-lerp_tap (int o, int n_in, int n_out, gboolean align_corners)
-{
-  LerpTap t;
-  float src;
-
-  if (align_corners)
-    src = n_out > 1 ? (float) o * (float) (n_in - 1) / (float) (n_out - 1) : 0.f;
-  else {
-    src = ((float) o + 0.5f) * (float) n_in / (float) n_out - 0.5f;
-    if (src < 0.f)
-      src = 0.f;
-  }
-  t.i0 = MIN ((int) floorf (src), n_in - 1);
-  t.i1 = MIN (t.i0 + 1, n_in - 1);
-  t.w1 = src - (float) t.i0;
-  return t;
-}
 
 void
 packd_resize_bilinear_backward (const PackdTensor *grad_out, gboolean align_corners,
@@ -47,11 +22,11 @@ packd_resize_bilinear_backward (const PackdTensor *grad_out, gboolean align_corn
     const float *src = grad_out->data + (int64_t) n * Ho * Wo * C;
     float *dst = grad_in->data + (int64_t) n * H * W * C;
     for (int y = 0; y < Ho; y++) {
-      const LerpTap ty = lerp_tap (y, H, Ho, align_corners);
+      const PackdResizeTap ty = packd_resize_tap (y, H, Ho, align_corners);
       float *r0 = dst + (int64_t) ty.i0 * W * C;
       float *r1 = dst + (int64_t) ty.i1 * W * C;
       for (int x = 0; x < Wo; x++) {
-        const LerpTap tx = lerp_tap (x, W, Wo, align_corners);
+        const PackdResizeTap tx = packd_resize_tap (x, W, Wo, align_corners);
         const float w00 = (1.f - ty.w1) * (1.f - tx.w1), w01 = (1.f - ty.w1) * tx.w1;
         const float w10 = ty.w1 * (1.f - tx.w1), w11 = ty.w1 * tx.w1;
         float *a = r0 + (int64_t) tx.i0 * C, *b = r0 + (int64_t) tx.i1 * C;

@@ -3,38 +3,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "resize.h"
+#include "resize-impl.h"
 
 #include <math.h>
-
-typedef struct {
-  int i0, i1;
-  float w1;    /* weight of i1; i0 gets 1-w1 */
-} LerpTap;
-
-/* Computed on the fly (cheap next to the channel loop): no allocation per call. */
-static inline LerpTap
-lerp_tap (int o, int n_in, int n_out, gboolean align_corners)
-{
-  LerpTap t;
-  {
-    float src;
-    if (align_corners)
-      src = n_out > 1 ? (float) o * (float) (n_in - 1) / (float) (n_out - 1) : 0.f;
-    else {
-      src = ((float) o + 0.5f) * (float) n_in / (float) n_out - 0.5f;
-      if (src < 0.f)
-        src = 0.f;
-    }
-    int i0 = (int) floorf (src);
-    if (i0 > n_in - 1)
-      i0 = n_in - 1;
-    int i1 = MIN (i0 + 1, n_in - 1);
-    t.i0 = i0;
-    t.i1 = i1;
-    t.w1 = src - (float) i0;
-  }
-  return t;
-}
 
 void
 packd_resize_bilinear_forward (const PackdTensor *in, gboolean align_corners, PackdTensor *out)
@@ -45,12 +16,12 @@ packd_resize_bilinear_forward (const PackdTensor *in, gboolean align_corners, Pa
     const float *src = in->data + (int64_t) n * H * W * C;
     float *dst = out->data + (int64_t) n * Ho * Wo * C;
     for (int y = 0; y < Ho; y++) {
-      const LerpTap ty = lerp_tap (y, H, Ho, align_corners);
+      const PackdResizeTap ty = packd_resize_tap (y, H, Ho, align_corners);
       const float *r0 = src + (int64_t) ty.i0 * W * C;
       const float *r1 = src + (int64_t) ty.i1 * W * C;
       const float wy = ty.w1;
       for (int x = 0; x < Wo; x++) {
-        const LerpTap tx = lerp_tap (x, W, Wo, align_corners);
+        const PackdResizeTap tx = packd_resize_tap (x, W, Wo, align_corners);
         const float *a = r0 + (int64_t) tx.i0 * C, *b = r0 + (int64_t) tx.i1 * C;
         const float *c = r1 + (int64_t) tx.i0 * C, *d = r1 + (int64_t) tx.i1 * C;
         const float wx = tx.w1;
@@ -72,13 +43,13 @@ packd_resize_u8_to_rgb_forward (const guint8 *pixels, int width, int height, int
   const int Ho = out->shape[1], Wo = out->shape[2];
   const float scale = 1.0f / 255.0f;
   for (int y = 0; y < Ho; y++) {
-    const LerpTap ty = lerp_tap (y, height, Ho, align_corners);
+    const PackdResizeTap ty = packd_resize_tap (y, height, Ho, align_corners);
     const guint8 *r0 = pixels + (gsize) ty.i0 * stride;
     const guint8 *r1 = pixels + (gsize) ty.i1 * stride;
     const float wy = ty.w1;
     float *o = out->data + (int64_t) y * Wo * 3;
     for (int x = 0; x < Wo; x++, o += 3) {
-      const LerpTap tx = lerp_tap (x, width, Wo, align_corners);
+      const PackdResizeTap tx = packd_resize_tap (x, width, Wo, align_corners);
       const int x0 = tx.i0 * channels, x1 = tx.i1 * channels;
       const float wx = tx.w1;
       for (int ch = 0; ch < 3; ch++) {
