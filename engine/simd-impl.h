@@ -31,6 +31,45 @@ PackdSimdLevel packd_simd_level (void);
 PackdSimdLevel packd_simd_set_level (PackdSimdLevel level);
 const char *packd_simd_level_name (PackdSimdLevel level);
 
+/* One kernel body, compiled once per level: name##_body, a static
+ * PACKD_SIMD_INLINE void function written in plain C (or with the
+ * PackdF32x8 vectors below), is inlined into an AVX-512, an AVX2 and a
+ * baseline wrapper, and the static void function `name` calls the one that
+ * packd_simd_level() picks.  params is the parenthesised parameter list,
+ * args the same names in parentheses. */
+#define PACKD_SIMD_INLINE inline __attribute__ ((always_inline))
+
+#if defined(__x86_64__)
+#define PACKD_SIMD_CLONES(name, params, args) \
+  static void __attribute__ ((target ("avx512f,fma"))) name##_avx512 params { name##_body args; } \
+  static void __attribute__ ((target ("avx2,fma"))) name##_avx2 params { name##_body args; } \
+  static void name##_generic params { name##_body args; } \
+  static void \
+  name params \
+  { \
+    switch (packd_simd_level ()) { \
+      case PACKD_SIMD_AVX512: name##_avx512 args; break; \
+      case PACKD_SIMD_AVX2: name##_avx2 args; break; \
+      default: name##_generic args; break; \
+    } \
+  }
+#else
+#define PACKD_SIMD_CLONES(name, params, args) \
+  static void name params { name##_body args; }
+#endif
+
+/* 8 floats as one GCC vector, unaligned: one AVX2 register (the lower half
+ * of an AVX-512 one), two SSE or NEON registers.  GCC keeps vectors wider
+ * than the target's registers on the stack (16 floats made the AVX2 build
+ * slower than the baseline one), hence 8.  Only inside inlined bodies (the
+ * ABI of wide vectors differs per target).  Where the vector is wider than
+ * the registers, a scalar times a vector is broadcast through memory on
+ * every use: keep such scalars as vectors (loaded once from 8 copies). */
+typedef float PackdF32x8 __attribute__ ((vector_size (32), aligned (4), may_alias));
+#define PACKD_F32X8_LANES 8
+#define PACKD_F32X8_LOAD(p) (*(const PackdF32x8 *) (p))
+#define PACKD_F32X8_STORE(p, v) (*(PackdF32x8 *) (p) = (v))
+
 G_END_DECLS
 
 #endif /* PACKD_SIMD_IMPL_H */

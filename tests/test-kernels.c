@@ -18,30 +18,11 @@
 #include "scorer-impl.h"
 #include "simd-impl.h"
 #include "naive-ref.h"
+#include "test-util.h"
 
 #define RTOL 1e-4
 
 static const PackdActivation acts[] = { PACKD_ACT_NONE, PACKD_ACT_RELU, PACKD_ACT_RELU6 };
-
-static float *
-random_floats (GRand *rng, int64_t count, double lo, double hi)
-{
-  float *v = g_new (float, MAX (count, 1));
-  for (int64_t i = 0; i < count; i++)
-    v[i] = (float) g_rand_double_range (rng, lo, hi);
-  return v;
-}
-
-static void
-assert_close (const float *got, const double *want, int64_t count, double atol, const char *what)
-{
-  for (int64_t i = 0; i < count; i++) {
-    double err = fabs ((double) got[i] - want[i]);
-    if (!(err <= RTOL * fabs (want[i]) + atol))
-      ck_abort_msg ("%s: element %" G_GINT64_FORMAT " is %.9g, expected %.9g (err %.3g)",
-          what, (gint64) i, (double) got[i], want[i], err);
-  }
-}
 
 /* Runs body once per SIMD level the CPU supports, with that level active. */
 #define FOR_EACH_LEVEL(level) \
@@ -94,9 +75,9 @@ START_TEST (test_gemm_rows)
       const PackdActivation act = acts[rep % 3];
       /* a wider than k (lda > k) and c wider than n: only the asked parts move */
       const int lda = k + 2, ldc = n + 3, m0 = g_rand_int_range (rng, 0, m);
-      g_autofree float *a = random_floats (rng, (int64_t) m * lda, -2, 2);
-      g_autofree float *b = random_floats (rng, (int64_t) k * n, -1, 1);
-      g_autofree float *bias = rep % 2 ? random_floats (rng, n, -1, 1) : NULL;
+      g_autofree float *a = packd_test_random_floats (rng, (int64_t) m * lda, -2, 2);
+      g_autofree float *b = packd_test_random_floats (rng, (int64_t) k * n, -1, 1);
+      g_autofree float *bias = rep % 2 ? packd_test_random_floats (rng, n, -1, 1) : NULL;
       g_autofree float *packed = g_new (float, packd_gemm_packed_floats (k, n));
       g_autofree float *c = g_new (float, (int64_t) m * ldc);
       g_autofree double *want = g_new (double, (int64_t) m * n);
@@ -119,7 +100,7 @@ START_TEST (test_gemm_rows)
             ck_assert_msg (c[i * ldc + j] == -123.f, "%s: wrote outside at %d,%d", what, i, j);
         }
         if (i >= m0)
-          assert_close (c + i * ldc, want + i * n, n, 1e-6 * (k + 1) * 2, what);
+          packd_test_assert_close (c + i * ldc, want + i * n, n, RTOL, 1e-6 * (k + 1) * 2, what);
       }
     }
   }
@@ -151,9 +132,9 @@ START_TEST (test_conv2d_packed)
       int oh, ow;
       packd_conv_params_same (&p, k, stride, h, w, act, &oh, &ow);
       const int64_t wshape[4] = { k, k, cin, cout };
-      g_autofree float *x = random_floats (rng, (int64_t) n * h * w * cin, -2, 2);
-      g_autofree float *wt = random_floats (rng, (int64_t) k * k * cin * cout, -1, 1);
-      g_autofree float *bias = random_floats (rng, cout, -1, 1);
+      g_autofree float *x = packd_test_random_floats (rng, (int64_t) n * h * w * cin, -2, 2);
+      g_autofree float *wt = packd_test_random_floats (rng, (int64_t) k * k * cin * cout, -1, 1);
+      g_autofree float *bias = packd_test_random_floats (rng, cout, -1, 1);
       g_autofree float *y = g_new (float, (int64_t) n * oh * ow * cout);
       g_autofree double *want = g_new (double, (int64_t) n * oh * ow * cout);
       PackdTensor tin, tw, tout;
@@ -172,7 +153,8 @@ START_TEST (test_conv2d_packed)
       g_snprintf (what, sizeof what, "%s packed conv n%d %dx%dx%d -> %dx%dx%d k%d s%d act%d threads%d",
           packd_simd_level_name (level), n, h, w, cin, oh, ow, cout, k, stride, act,
           packd_threads_get_n (use_pool));
-      assert_close (y, want, (int64_t) n * oh * ow * cout, 1e-6 * (k * k * cin + 1) * 2, what);
+      packd_test_assert_close (y, want, (int64_t) n * oh * ow * cout, RTOL,
+          1e-6 * (k * k * cin + 1) * 2, what);
     }
   }
   restore_level ();
@@ -200,9 +182,9 @@ START_TEST (test_conv2d_packed_output_size)
       const int n = c[0], h = c[1], w = c[2], cin = c[3], cout = c[4], k = c[5];
       PackdConvParams p = { k, k, c[6], c[7], c[8], PACKD_ACT_RELU };
       const int64_t wshape[4] = { k, k, cin, cout }, out_count = (int64_t) n * c[9] * c[10] * cout;
-      g_autofree float *x = random_floats (rng, (int64_t) n * h * w * cin, -2, 2);
-      g_autofree float *wt = random_floats (rng, (int64_t) k * k * cin * cout, -1, 1);
-      g_autofree float *bias = random_floats (rng, cout, -1, 1);
+      g_autofree float *x = packd_test_random_floats (rng, (int64_t) n * h * w * cin, -2, 2);
+      g_autofree float *wt = packd_test_random_floats (rng, (int64_t) k * k * cin * cout, -1, 1);
+      g_autofree float *bias = packd_test_random_floats (rng, cout, -1, 1);
       g_autofree float *y = g_new (float, out_count);
       g_autofree double *want = g_new (double, out_count);
       PackdTensor tin, tw, tout;
@@ -219,7 +201,7 @@ START_TEST (test_conv2d_packed_output_size)
       naive_conv2d (x, n, h, w, cin, wt, k, k, cout, bias, p.stride, p.pad_top, p.pad_left, p.act,
           c[9], c[10], want);
       g_snprintf (what, sizeof what, "%s packed conv case %u", packd_simd_level_name (level), i);
-      assert_close (y, want, out_count, 1e-6 * (k * k * cin + 1) * 2, what);
+      packd_test_assert_close (y, want, out_count, RTOL, 1e-6 * (k * k * cin + 1) * 2, what);
     }
   }
   restore_level ();
@@ -260,9 +242,9 @@ START_TEST (test_depthwise_levels)
       }
       const int64_t out_count = (int64_t) n * oh * ow * c;
       const int64_t wshape[3] = { k, k, c };
-      g_autofree float *x = random_floats (rng, (int64_t) n * h * w * c, -2, 2);
-      g_autofree float *wt = random_floats (rng, (int64_t) k * k * c, -1, 1);
-      g_autofree float *bias = with_bias ? random_floats (rng, c, -1, 1) : NULL;
+      g_autofree float *x = packd_test_random_floats (rng, (int64_t) n * h * w * c, -2, 2);
+      g_autofree float *wt = packd_test_random_floats (rng, (int64_t) k * k * c, -1, 1);
+      g_autofree float *bias = with_bias ? packd_test_random_floats (rng, c, -1, 1) : NULL;
       g_autofree float *y = g_new (float, MAX (out_count, 1));
       g_autofree double *want = g_new (double, MAX (out_count, 1));
       PackdTensor tin, tw, tout;
@@ -277,7 +259,7 @@ START_TEST (test_depthwise_levels)
       g_snprintf (what, sizeof what, "%s depthwise n%d %dx%dx%d -> %dx%d s%d pad(%d,%d) act%d threads%d",
           packd_simd_level_name (level), n, h, w, c, oh, ow, stride, p.pad_top, p.pad_left, act,
           packd_threads_get_n (use_pool));
-      assert_close (y, want, out_count, 1e-6 * (k * k + 1) * 2, what);
+      packd_test_assert_close (y, want, out_count, RTOL, 1e-6 * (k * k + 1) * 2, what);
     }
   }
   restore_level ();
@@ -327,13 +309,13 @@ START_TEST (test_block_fused)
       packd_conv_params_same (&b.dw, 3, stride, mh, mw, PACKD_ACT_RELU6, &oh, &ow);
       const int64_t ew_shape[4] = { ek, ek, cin, ce }, dw_shape[3] = { 3, 3, ce };
       const int64_t pw_shape[4] = { 1, 1, ce, co };
-      g_autofree float *x = random_floats (rng, (int64_t) h * w * cin, -2, 2);
-      g_autofree float *ew = random_floats (rng, (int64_t) ek * ek * cin * ce, -1, 1);
-      g_autofree float *eb = random_floats (rng, ce, -1, 1);
-      g_autofree float *dw = random_floats (rng, 9 * ce, -1, 1);
-      g_autofree float *db = random_floats (rng, ce, -1, 1);
-      g_autofree float *pw = random_floats (rng, (int64_t) ce * co, -1, 1);
-      g_autofree float *pb = random_floats (rng, co, -1, 1);
+      g_autofree float *x = packd_test_random_floats (rng, (int64_t) h * w * cin, -2, 2);
+      g_autofree float *ew = packd_test_random_floats (rng, (int64_t) ek * ek * cin * ce, -1, 1);
+      g_autofree float *eb = packd_test_random_floats (rng, ce, -1, 1);
+      g_autofree float *dw = packd_test_random_floats (rng, 9 * ce, -1, 1);
+      g_autofree float *db = packd_test_random_floats (rng, ce, -1, 1);
+      g_autofree float *pw = packd_test_random_floats (rng, (int64_t) ce * co, -1, 1);
+      g_autofree float *pb = packd_test_random_floats (rng, co, -1, 1);
       g_autofree float *y = g_new (float, (int64_t) oh * ow * co);
       g_autofree double *e_ref = g_new (double, (int64_t) mh * mw * ce);
       g_autofree double *d_ref = g_new (double, (int64_t) oh * ow * ce);
@@ -386,7 +368,8 @@ START_TEST (test_block_fused)
           packd_threads_get_n (use_pool));
       /* Intermediates up to 6 (ReLU6) summed over ce products, plus the
        * float rounding of the intermediates themselves. */
-      assert_close (y, want, (int64_t) oh * ow * co, 1e-5 * (ce + 9 + 9 * cin) * 6, what);
+      packd_test_assert_close (y, want, (int64_t) oh * ow * co, RTOL,
+          1e-5 * (ce + 9 + 9 * cin) * 6, what);
     }
   }
   restore_level ();
@@ -431,8 +414,8 @@ START_TEST (test_knn_search_levels)
       const int nq = nqs[g_rand_int_range (rng, 0, G_N_ELEMENTS (nqs))];
       const int dim = dims[rep % 3], rows = g_rand_int_range (rng, 1, 60);
       const int begin = g_rand_int_range (rng, 0, rows), end = g_rand_int_range (rng, begin, rows + 1);
-      g_autofree float *queries = random_floats (rng, (int64_t) nq * dim, -1, 1);
-      g_autofree float *bank = random_floats (rng, (int64_t) rows * dim, -1, 1);
+      g_autofree float *queries = packd_test_random_floats (rng, (int64_t) nq * dim, -1, 1);
+      g_autofree float *bank = packd_test_random_floats (rng, (int64_t) rows * dim, -1, 1);
       g_autofree float *norms = g_new (float, rows);
       g_autofree float *got = g_new (float, nq);
       g_autofree double *want = g_new (double, nq);
@@ -511,7 +494,7 @@ START_TEST (test_coreset_scores_not_below_exact)
 {
   const int w = 96, h = 80;
   GError *error = NULL;
-  PackdScorer *s = packd_scorer_new (g_getenv ("PACKD_TEACHER"), PACKD_METHOD_KNN, &error);
+  PackdScorer *s = packd_scorer_new (packd_test_teacher_path (), PACKD_METHOD_KNN, &error);
   guint8 *pix[3];
   PackdImage imgs[3];
   PackdResult exact, reduced;
@@ -595,6 +578,83 @@ START_TEST (test_threads_every_task_once)
 }
 END_TEST
 
+/* ----------------------------------------------------- blur and pool */
+
+/* Widths around the 16- and 64-float steps and the 256-column row blocks,
+ * heights below and above the radius, the knn map size itself; a
+ * constant-plus-noise map so that border mirroring errors show. */
+START_TEST (test_blur_levels)
+{
+  static const int sizes[][2] = {
+    { 1, 1 }, { 3, 17 }, { 17, 3 }, { 9, 63 }, { 31, 64 }, { 5, 65 }, { 23, 79 },
+    { 7, 255 }, { 4, 257 }, { 3, 300 }, { 256, 256 }, { 70, 513 },
+  };
+  static const float sigmas[] = { 0.5f, 1.5f, 4.f };
+  GRand *rng = g_rand_new_with_seed (2006);
+
+  FOR_EACH_LEVEL (level) {
+    for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+      const int h = sizes[i][0], w = sizes[i][1];
+      const float sigma = sigmas[i % G_N_ELEMENTS (sigmas)];
+      const gboolean in_place = i % 2;
+      g_autofree float *x = packd_test_random_floats (rng, (int64_t) h * w, -1, 1);
+      g_autofree float *scratch = g_new (float, (int64_t) h * w);
+      g_autofree float *y = g_new (float, (int64_t) h * w);
+      g_autofree double *want = g_new (double, (int64_t) h * w);
+      char what[128];
+      int radius;
+
+      naive_gaussian_blur (x, h, w, sigma, 4.0, want);
+      radius = packd_gaussian_blur_forward (x, h, w, sigma, 4.f, in_place ? x : y, scratch);
+      g_snprintf (what, sizeof what, "%s blur %dx%d sigma %g%s", packd_simd_level_name (level),
+          h, w, sigma, in_place ? " in place" : "");
+      ck_assert_int_eq (radius, naive_gaussian_radius (sigma, 4.0));
+      packd_test_assert_close (in_place ? x : y, want, (int64_t) h * w, RTOL,
+          1e-6 * 2 * (2 * radius + 1), what);
+    }
+  }
+  restore_level ();
+  g_rand_free (rng);
+}
+END_TEST
+
+/* Channels around the 16-float vectors and the 256-channel chunks, maps
+ * narrower than the window, batch 2, odd and even kernels. */
+START_TEST (test_avgpool_same_levels)
+{
+  static const int shapes[][4] = {      /* n, h, w, c */
+    { 1, 1, 1, 1 }, { 1, 2, 3, 17 }, { 2, 5, 4, 16 }, { 1, 7, 9, 33 }, { 1, 6, 5, 144 },
+    { 1, 4, 6, 257 }, { 1, 3, 3, 576 }, { 2, 9, 2, 5 },
+  };
+  static const int kernels[] = { 1, 2, 3, 5, 7 };
+  GRand *rng = g_rand_new_with_seed (2007);
+
+  FOR_EACH_LEVEL (level) {
+    for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
+      for (guint k = 0; k < G_N_ELEMENTS (kernels); k++) {
+        const int n = shapes[i][0], h = shapes[i][1], w = shapes[i][2], c = shapes[i][3];
+        const int64_t count = (int64_t) n * h * w * c;
+        g_autofree float *x = packd_test_random_floats (rng, count, -3, 3);
+        g_autofree float *y = g_new (float, count);
+        g_autofree double *want = g_new (double, count);
+        PackdTensor tin, tout;
+        char what[128];
+
+        packd_tensor_init_nhwc (&tin, n, h, w, c, x);
+        packd_tensor_init_nhwc (&tout, n, h, w, c, y);
+        packd_avgpool_same_forward (&tin, kernels[k], &tout);
+        naive_avgpool_same (x, n, h, w, c, kernels[k], want);
+        g_snprintf (what, sizeof what, "%s avgpool %dx%dx%dx%d kernel %d",
+            packd_simd_level_name (level), n, h, w, c, kernels[k]);
+        packd_test_assert_close (y, want, count, RTOL, 1e-6 * 3 * (kernels[k] + 1) * (kernels[k] + 1),
+            what);
+      }
+  }
+  restore_level ();
+  g_rand_free (rng);
+}
+END_TEST
+
 static Suite *
 kernels_suite (void)
 {
@@ -609,6 +669,8 @@ kernels_suite (void)
   tcase_add_test (tc, test_depthwise_levels);
   tcase_add_test (tc, test_block_fused);
   tcase_add_test (tc, test_knn_search_levels);
+  tcase_add_test (tc, test_blur_levels);
+  tcase_add_test (tc, test_avgpool_same_levels);
   tcase_add_test (tc, test_coreset_select);
   tcase_add_test (tc, test_threads_every_task_once);
   suite_add_tcase (s, tc);
@@ -623,9 +685,5 @@ kernels_suite (void)
 int
 main (void)
 {
-  SRunner *runner = srunner_create (kernels_suite ());
-  srunner_run_all (runner, CK_NORMAL);
-  int failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-  return failed ? 1 : 0;
+  return packd_test_run (kernels_suite ());
 }

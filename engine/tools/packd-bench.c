@@ -4,12 +4,18 @@
  *
  * packd-bench: times the engine module by module (colour conversion and
  * resize, teacher trunk with its layer kinds, knn embedding, knn search
- * exact and with a coreset bank, map + blur, the whole knn score) for 1 and
- * 2 threads, next to the sgemm peak measured in the same run.  Numbers are
- * printed, never asserted.
+ * exact and with coreset banks for k = 2, 4, 8, map + blur, the PACKD
+ * teacher, student and map of a trained model, the whole knn and PACKD
+ * scores) for 1 and 2 threads, next to the sgemm peak measured in the same
+ * run.  The overlay is the element's (engine/tools/packd-bench-element.sh).
+ * Numbers are printed, never asserted.
  *
  *   packd-bench [--model FILE] [--size 256] [--threads N] [--runs 200] [--warmup 20]
- *               [--busy N] [--coreset 0.1]
+ *               [--busy N] [--coreset 0.1,0.05] [--packd-model FILE]
+ *       --coreset F,F: coreset fractions timed besides the exact search
+ *                 (search for k = 2, 4, 8 support images; whole score for 8)
+ *       --packd-model FILE: also time the PACKD path of that trained model
+ *                 (teacher, student = OCBE + decoder + PEIM, map, whole score)
  *       --threads N: only N threads (default: 1, then 2)
  *       --busy N: N extra threads spin during the timing (a busy neighbour,
  *                 e.g. the element's streaming thread)
@@ -25,6 +31,7 @@
 
 #include "packd-error.h"
 #include "packd-scorer.h"
+#include "packd-student.h"
 #include "packd-teacher.h"
 #include "packd-threads.h"
 #include "scorer-impl.h"
@@ -40,9 +47,11 @@ static const char *const trunk_taps[] = {
 #define FRAME_H 480
 
 typedef struct {
-  const char *model;
+  const char *model, *packd_model;
   int size, threads, runs, warmup, round, busy;
-  double coreset;
+  char *coreset_arg;
+  double coreset[4];
+  int n_coreset;
   gboolean peer_json;
 } Options;
 
@@ -358,6 +367,151 @@ time_scorer (Bench *b, const Options *o, double fraction, double peak)
   packd_scorer_free (s);
 }
 
+/* ---- PACKD ------------------------------------------------------------- */
+
+typedef struct {
+  PackdTeacherRun *teacher;
+  PackdStudentRun *student;
+  const PackdImage *frame;
+} PackdBench;
+
+/* The conversion as the scorer does it, into the teacher's input. */
+static void
+bench_packd_convert (gpointer data)
+{
+  PackdBench *b = data;
+  packd_image_to_input (b->frame, packd_teacher_run_input (b->teacher));
+}
+
+static void
+bench_packd_teacher (gpointer data)
+{
+  packd_teacher_run_forward (((PackdBench *) data)->teacher);
+}
+
+static void
+bench_packd_student (gpointer data)
+{
+  packd_student_run_forward (((PackdBench *) data)->student, FALSE);
+}
+
+/* The PACKD path of a trained model: its teacher (with the student's taps),
+ * the student alone (OCBE + decoder + PEIM, eval mode, prototypes of
+ * synthetic support features), and the whole score of a 640x480 frame
+ * against a support set of N_SUPPORT synthetic images; what the whole score
+ * spends beyond conversion, teacher and student is the map (three cosine
+ * maps, upsampling, sum, blur). */
+static void
+bench_packd (const Options *o, const PackdImage *frame, double peak)
+{
+  GError *error = NULL;
+  PackdModel *m = packd_model_load (o->packd_model, &error);
+  PackdBench b = { 0 };
+  Bench score = { 0 };          /* scorer and frame, for bench_score */
+  PackdImage imgs[N_SUPPORT];
+  guint8 *pix[N_SUPPORT] = { 0 };
+  PackdSupport *sup = NULL;
+  Timing tt, ts, te, tc;
+  char name[96];
+
+  if (m == NULL)
+    goto fail;
+  const PackdStudentArch *a = packd_student_get_arch (m->student);
+  const char *taps[3] = { a->taps[0], a->taps[1], a->taps[2] };
+  int64_t student_macs = 0, map_macs = packd_student_module_macs (m->student, 3);
+  GRand *rng = g_rand_new_with_seed (7);
+
+  for (int i = 0; i < 3; i++)           /* ocbe, decoder, peim */
+    student_macs += packd_student_module_macs (m->student, i);
+  b.teacher = packd_teacher_run_new (m->teacher, a->size, a->size, taps, 3, &error);
+  if (b.teacher == NULL)
+    goto fail;
+  b.student = packd_student_run_new (m->student, 1, 1, FALSE, &error);
+  if (b.student == NULL)
+    goto fail;
+  packd_teacher_run_set_threads (b.teacher, o->threads);
+  fill_input (packd_teacher_run_input (b.teacher));
+  packd_teacher_run_forward (b.teacher);
+  for (int L = 1; L <= 3; L++) {
+    const PackdTensor *tap = packd_teacher_run_tap (b.teacher, L - 1);
+    memcpy (packd_student_run_teacher (b.student, L)->data, tap->data,
+        packd_tensor_numel (tap) * sizeof (float));
+  }
+  if (a->peim)
+    for (int L = 2; L <= 4; L++) {
+      const gsize n = (gsize) a->prototypes * a->tap_channels[L - 1];
+      float *p = g_new (float, n);
+      for (gsize i = 0; i < n; i++)
+        p[i] = (float) g_rand_double_range (rng, 0, 1);
+      packd_student_run_set_prototypes (b.student, 0, L, p);
+      g_free (p);
+    }
+  g_rand_free (rng);
+
+  g_snprintf (name, sizeof name, "PACKD teacher %dx%d (3 taps)", a->size, a->size);
+  tt = time_runs (bench_packd_teacher, &b, o->warmup, o->runs);
+  print_row (name, tt, 2 * packd_teacher_run_total_macs (b.teacher) / 1e9, peak);
+  g_snprintf (name, sizeof name, "PACKD student: OCBE+decoder+PEIM (%.0f MMAC)",
+      student_macs / 1e6);
+  ts = time_runs (bench_packd_student, &b, o->warmup, o->runs);
+  print_row (name, ts, 2 * student_macs / 1e9, peak);
+  for (int i = 0; i < 3; i++)
+    printf ("    %-42s %8s        -        - %8s        -   (%.1f MMAC)\n",
+        packd_student_module_name (i), "-", "-", packd_student_module_macs (m->student, i) / 1e6);
+  if (o->threads > 1) {
+    /* The student's layers call OpenBLAS, whose threads yield the cores
+     * while they wait: the same with OpenBLAS on one thread. */
+    openblas_set_num_threads (1);
+    print_row ("  the same, OpenBLAS on 1 thread", time_runs (bench_packd_student, &b, o->warmup,
+            o->runs), 2 * student_macs / 1e9, peak);
+    openblas_set_num_threads (o->threads);
+  }
+
+  score.scorer = packd_scorer_new (o->packd_model, PACKD_METHOD_PACKD, &error);
+  if (score.scorer == NULL)
+    goto fail;
+  packd_scorer_set_threads (score.scorer, o->threads);
+  for (int i = 0; i < N_SUPPORT; i++) {
+    pix[i] = make_frame (FRAME_W / 2, FRAME_H / 2, 3, i + 1);
+    imgs[i] = (PackdImage) { pix[i], FRAME_W / 2, FRAME_H / 2, FRAME_W / 2 * 3, PACKD_PIXEL_RGB };
+  }
+  sup = packd_scorer_build_support (score.scorer, imgs, N_SUPPORT, &error);
+  if (sup == NULL)
+    goto fail;
+  packd_scorer_set_support (score.scorer, sup);
+  b.frame = score.frame = frame;
+  te = time_runs (bench_score, &score, o->warmup, o->runs);
+  tc = time_runs (bench_packd_convert, &b, o->warmup, o->runs);
+  Timing tm = { te.median - tc.median - tt.median - ts.median, NAN,
+    te.cpu - tc.cpu - tt.cpu - ts.cpu };
+  printf ("  %-44s %8.3f        - %8.3f", "PACKD map + blur (score - the rows above)",
+      tm.median, tm.cpu);
+  printf (" %8.1f        -   (%.1f MMAC)\n", 2 * map_macs / 1e9 / (tm.median / 1e3), map_macs / 1e6);
+  g_snprintf (name, sizeof name, "PACKD score end to end %dx%d frame (%.0f FPS)", frame->width,
+      frame->height, 1000 / te.median);
+  print_row (name, te, 0, peak);
+  if (o->threads > 1) {
+    openblas_set_num_threads (1);
+    te = time_runs (bench_score, &score, o->warmup, o->runs);
+    g_snprintf (name, sizeof name, "  the same, OpenBLAS on 1 thread (%.0f FPS)", 1000 / te.median);
+    print_row (name, te, 0, peak);
+    openblas_set_num_threads (o->threads);
+  }
+  goto out;
+
+fail:
+  printf ("  PACKD: %s\n", error ? error->message : "?");
+  g_clear_error (&error);
+out:
+  packd_support_unref (sup);
+  for (int i = 0; i < N_SUPPORT; i++)
+    g_free (pix[i]);
+  packd_scorer_free (score.scorer);
+  packd_student_run_free (b.student);
+  packd_teacher_run_free (b.teacher);
+  packd_model_free (m);
+}
+
 static void
 bench_threads (PackdTeacher *teacher, const Options *o)
 {
@@ -405,30 +559,36 @@ bench_threads (PackdTeacher *teacher, const Options *o)
   b.scratch_a = g_new (float, (gsize) o->size * o->size);
   b.scratch_b = g_new (float, (gsize) o->size * o->size);
   {
-    const int nq = b.search->n_queries, dim = b.embedder->dim;
+    /* The bank of k images is the first k of the N_SUPPORT images' rows. */
+    const int nq = b.search->n_queries, dim = b.embedder->dim, per = rows / N_SUPPORT;
     const int runs = MAX (o->runs / 10, 5), warmup = MIN (o->warmup, 2);
     int *sel = g_new (int, rows);
     float *core = g_new (float, (gsize) rows * dim), *core_norms = g_new (float, rows);
-    const int n_core = MAX (1, (int) ceil (o->coreset * rows));
 
-    b.bank = bank;
-    b.bank_norms = norms;
-    b.bank_rows = rows;
-    g_snprintf (name, sizeof name, "knn search k=%d exact (%dx%dx%d)", N_SUPPORT, nq, rows, dim);
-    print_row (name, time_runs (bench_search, &b, warmup, runs), 2.0 * nq * rows * dim / 1e9, peak);
-
-    if (packd_knn_coreset_select (bank, rows, dim, n_core, sel, NULL)) {
-      for (int t = 0; t < n_core; t++) {
-        memcpy (core + (gsize) t * dim, bank + (gsize) sel[t] * dim, dim * sizeof (float));
-        core_norms[t] = norms[sel[t]];
+    for (int k = 2; k <= N_SUPPORT; k *= 2) {
+      const int k_rows = k * per;
+      b.bank = bank;
+      b.bank_norms = norms;
+      b.bank_rows = k_rows;
+      g_snprintf (name, sizeof name, "knn search k=%d exact (%dx%dx%d)", k, nq, k_rows, dim);
+      print_row (name, time_runs (bench_search, &b, warmup, runs), 2.0 * nq * k_rows * dim / 1e9,
+          peak);
+      for (int f = 0; f < o->n_coreset; f++) {
+        const int n_core = MAX (1, (int) ceil (o->coreset[f] * k_rows));
+        if (!packd_knn_coreset_select (bank, k_rows, dim, n_core, sel, NULL))
+          continue;
+        for (int t = 0; t < n_core; t++) {
+          memcpy (core + (gsize) t * dim, bank + (gsize) sel[t] * dim, dim * sizeof (float));
+          core_norms[t] = norms[sel[t]];
+        }
+        b.bank = core;
+        b.bank_norms = core_norms;
+        b.bank_rows = n_core;
+        g_snprintf (name, sizeof name, "knn search k=%d coreset %g (%dx%dx%d)", k, o->coreset[f],
+            nq, n_core, dim);
+        print_row (name, time_runs (bench_search, &b, o->warmup, o->runs),
+            2.0 * nq * n_core * dim / 1e9, peak);
       }
-      b.bank = core;
-      b.bank_norms = core_norms;
-      b.bank_rows = n_core;
-      g_snprintf (name, sizeof name, "knn search k=%d coreset %g (%dx%dx%d)", N_SUPPORT,
-          o->coreset, nq, n_core, dim);
-      print_row (name, time_runs (bench_search, &b, o->warmup, o->runs),
-          2.0 * nq * n_core * dim / 1e9, peak);
     }
     g_free (sel);
     g_free (core);
@@ -436,11 +596,16 @@ bench_threads (PackdTeacher *teacher, const Options *o)
   }
   g_snprintf (name, sizeof name, "map + blur (%d -> %d, sigma 4)", b.embedder->grid, o->size);
   print_row (name, time_runs (bench_map, &b, o->warmup, o->runs), 0, peak);
-  printf ("  %-44s (no PACKD student in this build)\n", "OCBE, decoder, PEIM, overlay");
+  if (o->packd_model)
+    bench_packd (o, &frame, peak);
+  else
+    printf ("  %-44s (no --packd-model given)\n", "PACKD: OCBE, decoder, PEIM");
+  printf ("  %-44s (in the element: packd-bench-element.sh)\n", "overlay");
 
   time_scorer (&b, &(Options) { .model = o->model, .threads = o->threads,
         .runs = MAX (o->runs / 10, 5), .warmup = MIN (o->warmup, 2) }, 1.0, peak);
-  time_scorer (&b, o, o->coreset, peak);
+  for (int f = 0; f < o->n_coreset; f++)
+    time_scorer (&b, o, o->coreset[f], peak);
 
   g_free (bank);
   g_free (norms);
@@ -489,7 +654,7 @@ run_peer_json (PackdTeacher *teacher, const Options *o)
 int
 main (int argc, char **argv)
 {
-  Options o = { NULL, 256, 0, 200, 20, 0, 0, 0.1, FALSE };
+  Options o = { .size = 256, .runs = 200, .warmup = 20 };
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model, "Teacher or model file", "FILE" },
     { "size", 's', 0, G_OPTION_ARG_INT, &o.size, "Input size (multiple of 32)", "N" },
@@ -497,7 +662,8 @@ main (int argc, char **argv)
     { "runs", 'r', 0, G_OPTION_ARG_INT, &o.runs, "Timed runs", "N" },
     { "warmup", 'w', 0, G_OPTION_ARG_INT, &o.warmup, "Untimed warm-up runs", "N" },
     { "busy", 0, 0, G_OPTION_ARG_INT, &o.busy, "Threads spinning alongside (busy neighbours)", "N" },
-    { "coreset", 0, 0, G_OPTION_ARG_DOUBLE, &o.coreset, "Coreset fraction for the reduced knn rows", "F" },
+    { "coreset", 0, 0, G_OPTION_ARG_STRING, &o.coreset_arg, "Coreset fractions of the knn bank (default 0.1)", "F,F" },
+    { "packd-model", 0, 0, G_OPTION_ARG_FILENAME, &o.packd_model, "Also time the PACKD path of this trained model", "FILE" },
     { "round", 0, 0, G_OPTION_ARG_INT, &o.round, "Round number (peer mode)", "N" },
     { "peer-json", 0, 0, G_OPTION_ARG_NONE, &o.peer_json, "Print one JSON line for shared/peers/run.sh", NULL },
     { NULL }
@@ -519,8 +685,15 @@ main (int argc, char **argv)
   o.runs = MAX (o.runs, 1);
   o.warmup = MAX (o.warmup, 0);
   o.busy = CLAMP (o.busy, 0, (int) G_N_ELEMENTS (busy));
-  if (!(o.coreset > 0 && o.coreset <= 1))
-    o.coreset = 0.1;
+  {
+    char **parts = g_strsplit (o.coreset_arg ? o.coreset_arg : "0.1", ",", -1);
+    for (int i = 0; parts[i] && o.n_coreset < (int) G_N_ELEMENTS (o.coreset); i++) {
+      double f = g_ascii_strtod (parts[i], NULL);
+      if (f > 0 && f < 1)
+        o.coreset[o.n_coreset++] = f;
+    }
+    g_strfreev (parts);
+  }
 
   teacher = packd_teacher_load (o.model, &error);
   if (teacher == NULL) {
@@ -552,5 +725,7 @@ main (int argc, char **argv)
     g_thread_join (busy[i]);
   packd_teacher_free (teacher);
   g_free ((char *) o.model);
+  g_free ((char *) o.packd_model);
+  g_free (o.coreset_arg);
   return ret;
 }
