@@ -94,6 +94,7 @@ GST_DEBUG_CATEGORY (gst_packd_filter_debug);
 #define DEFAULT_PROP_JSON_LOCATION NULL
 #define DEFAULT_PROP_ATTACH_ROI_META TRUE
 #define DEFAULT_PROP_N_THREADS 0
+#define DEFAULT_PROP_CORESET_FRACTION 1.0
 
 enum
 {
@@ -119,6 +120,7 @@ enum
   PROP_JSON_LOCATION,
   PROP_ATTACH_ROI_META,
   PROP_N_THREADS,
+  PROP_CORESET_FRACTION,
   PROP_LAST_SCORE,
   PROP_FRAMES_ANALYSED,
   PROP_FRAMES_SKIPPED,
@@ -197,6 +199,7 @@ gst_packd_filter_start (GstBaseTransform * trans)
   PackdMethod method;
   gboolean non_blocking;
   guint n_threads;
+  gdouble coreset_fraction;
   PackdSupport *support;
   GError *error = NULL;
 
@@ -207,6 +210,7 @@ gst_packd_filter_start (GstBaseTransform * trans)
   method = self->method;
   non_blocking = self->non_blocking;
   n_threads = self->n_threads;
+  coreset_fraction = self->coreset_fraction;
   self->last_score = 0.0;
   self->frames_analysed = self->frames_skipped = self->frames_anomalous = 0;
   self->last_latency = 0;
@@ -221,6 +225,7 @@ gst_packd_filter_start (GstBaseTransform * trans)
     goto model_failed;
   if (n_threads > 0)
     packd_scorer_set_threads (self->scorer, n_threads);
+  packd_scorer_set_coreset_fraction (self->scorer, (float) coreset_fraction);
 
   support = gst_packd_support_load (self->scorer, paths, &error);
   if (support == NULL)
@@ -508,6 +513,9 @@ gst_packd_filter_set_property (GObject * object, guint prop_id,
     case PROP_N_THREADS:
       self->n_threads = g_value_get_uint (value);
       break;
+    case PROP_CORESET_FRACTION:
+      self->coreset_fraction = g_value_get_double (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -585,6 +593,9 @@ gst_packd_filter_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_N_THREADS:
       g_value_set_uint (value, self->n_threads);
+      break;
+    case PROP_CORESET_FRACTION:
+      g_value_set_double (value, self->coreset_fraction);
       break;
     case PROP_LAST_SCORE:
       g_value_set_double (value, self->last_score);
@@ -724,8 +735,14 @@ gst_packd_filter_class_init (GstPackdFilterClass * klass)
           "treat them as ROIs)", DEFAULT_PROP_ATTACH_ROI_META, RW_PLAYING));
   g_object_class_install_property (gobject_class, PROP_N_THREADS,
       g_param_spec_uint ("n-threads", "Threads",
-          "Threads of the engine (OpenBLAS, process-wide); 0 = OpenBLAS default",
-          0, 1024, DEFAULT_PROP_N_THREADS, RW_READY));
+          "Threads of the engine's own pool (0 = one per core); keep the sum over "
+          "pipelines at the number of cores", 0, 1024, DEFAULT_PROP_N_THREADS, RW_READY));
+  g_object_class_install_property (gobject_class, PROP_CORESET_FRACTION,
+      g_param_spec_double ("coreset-fraction", "Coreset fraction",
+          "knn: keep this fraction of the support positions as the memory bank "
+          "(greedy coreset; 1 = all, exact). 0.05 is ~10x faster at k=8 for a "
+          "few tenths of a pixel-AUROC point", 0.001, 1.0,
+          DEFAULT_PROP_CORESET_FRACTION, RW_READY));
   g_object_class_install_property (gobject_class, PROP_LAST_SCORE,
       g_param_spec_double ("last-score", "Last score",
           "Normalised score of the last analysed frame", 0.0, 1.0, 0.0, RO));
@@ -789,5 +806,6 @@ gst_packd_filter_init (GstPackdFilter * self)
   self->json_location = g_strdup (DEFAULT_PROP_JSON_LOCATION);
   self->attach_roi_meta = DEFAULT_PROP_ATTACH_ROI_META;
   self->n_threads = DEFAULT_PROP_N_THREADS;
+  self->coreset_fraction = DEFAULT_PROP_CORESET_FRACTION;
   g_mutex_init (&self->support_lock);
 }

@@ -63,6 +63,7 @@ struct _GstPackdFilter
   gchar *json_location;
   gboolean attach_roi_meta;
   guint n_threads;
+  gdouble coreset_fraction;
 
   /* read-only statistics, protected by the object lock */
   gdouble last_score;

@@ -131,6 +131,36 @@ GST_START_TEST (test_defect_scores_higher_with_region)
 
 GST_END_TEST;
 
+GST_START_TEST (test_coreset_bank_still_finds_defect)
+{
+  GstElement *filter = filter_new (support_checker);
+  gdouble fraction;
+
+  g_object_set (filter, "coreset-fraction", 0.05, NULL);
+  g_object_get (filter, "coreset-fraction", &fraction, NULL);
+  fail_unless (fabs (fraction - 0.05) < 1e-9, "coreset-fraction read back %g", fraction);
+
+  GstHarness *h = harness_new (filter);
+  GstBuffer *clean = push_frame (h, TEXTURE_CHECKER, 1, FALSE, 0);
+  GstBuffer *defect = push_frame (h, TEXTURE_CHECKER, 2, TRUE, 1);
+  gdouble clean_score = meta_double (clean, "score");
+  gdouble defect_score = meta_double (defect, "score");
+
+  /* 5 % of the support positions still cover a regular texture: the blob
+   * stands out and the clean frame stays below the calibrated threshold. */
+  fail_unless (defect_score > clean_score + 0.1, "defect %.3f vs clean %.3f", defect_score,
+      clean_score);
+  fail_unless (meta_boolean (defect, "anomalous"), "defect %.3f", defect_score);
+  fail_if (meta_boolean (clean, "anomalous"), "clean %.3f", clean_score);
+  fail_unless (region_contains_blob (meta_regions (defect), 0));
+
+  gst_buffer_unref (clean);
+  gst_buffer_unref (defect);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_roi_meta_in_pixels)
 {
   GstHarness *h = harness_new (filter_new (support_checker));
@@ -741,6 +771,7 @@ packdfilter_suite (void)
   tcase_add_test (tc, test_caps_change_midstream);
   tcase_add_test (tc, test_meta_fields_sane);
   tcase_add_test (tc, test_defect_scores_higher_with_region);
+  tcase_add_test (tc, test_coreset_bank_still_finds_defect);
   tcase_add_test (tc, test_roi_meta_in_pixels);
   tcase_add_test (tc, test_overlay_draws_only_when_enabled);
   tcase_add_test (tc, test_threshold_change_while_playing);
