@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "gstpackdfilter-analysis.h"
+#include "packd-json.h"
 
 #include <errno.h>
 #include <string.h>
@@ -44,16 +45,6 @@ gst_packd_report_close (FILE ** file)
 }
 
 static void
-json_add_time (JsonBuilder * builder, const gchar * name, GstClockTime time)
-{
-  json_builder_set_member_name (builder, name);
-  if (GST_CLOCK_TIME_IS_VALID (time))
-    json_builder_add_int_value (builder, (gint64) time);
-  else
-    json_builder_add_null_value (builder);
-}
-
-static void
 json_add_double (JsonBuilder * builder, const gchar * name, gdouble value)
 {
   json_builder_set_member_name (builder, name);
@@ -67,8 +58,8 @@ json_write_result (FILE * file, const GstPackdFilterResult * result)
   JsonBuilder *builder = json_builder_new ();
 
   json_builder_begin_object (builder);
-  json_add_time (builder, "timestamp", result->times.pts);
-  json_add_time (builder, "running_time", result->times.running_time);
+  packd_json_add_time (builder, "timestamp", result->times.pts);
+  packd_json_add_time (builder, "running_time", result->times.running_time);
   json_builder_set_member_name (builder, "frame");
   json_builder_add_int_value (builder, (gint64) result->times.frame_number);
   json_builder_set_member_name (builder, "resolution");

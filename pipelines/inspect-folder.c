@@ -8,10 +8,8 @@
  * worst images).  Images may have any size: each is decoded on its own and
  * pushed into one running pipeline, which renegotiates, so the model and the
  * support set are loaded once. */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <glib/gstdio.h>
 #include <gst/app/app.h>
 #include <gst/video/video.h>
 
@@ -330,8 +328,8 @@ write_summary (const gchar * path, GArray * results, guint n_worst, gdouble thre
 }
 
 static gboolean
-inspector_start (Inspector * in, gchar ** support, const gchar * model_file,
-    const gchar * method, gdouble threshold, gboolean overlay, GError ** error)
+inspector_start (Inspector * in, const PackdDetectorOptions * opts, gchar ** support,
+    GError ** error)
 {
   in->pipeline = gst_parse_launch ("appsrc name=src format=time ! videoconvert "
       "! packdfilter name=detector post-messages=false ! videoconvert "
@@ -343,14 +341,7 @@ inspector_start (Inspector * in, gchar ** support, const gchar * model_file,
   in->sink = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (in->pipeline), "sink"));
   in->bus = gst_element_get_bus (in->pipeline);
 
-  packd_pipeline_set_support (in->detector, support);
-  g_object_set (in->detector, "overlay", overlay, NULL);
-  if (model_file != NULL)
-    g_object_set (in->detector, "model-file", model_file, NULL);
-  if (method != NULL)
-    gst_util_set_object_arg (G_OBJECT (in->detector), "method", method);
-  if (threshold >= 0.0)
-    g_object_set (in->detector, "threshold", threshold, NULL);
+  packd_pipeline_configure_detector (in->detector, opts, support);
 
   if (gst_element_set_state (in->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     if (inspector_check_bus (in, error))
@@ -386,25 +377,13 @@ inspector_stop (Inspector * in, gboolean drain)
 int
 main (int argc, char **argv)
 {
-  gchar **support_lists = NULL, *support_dir = NULL, *out_dir = NULL;
-  gchar *model_file = NULL, *method = NULL;
-  gdouble threshold = -1.0;
-  gboolean no_overlay = FALSE;
+  PackdDetectorOptions detector = PACKD_DETECTOR_OPTIONS_INIT;
+  gchar *out_dir = NULL;
+  gdouble threshold;
   gint n_worst = 5;
   const GOptionEntry entries[] = {
-    {"support", 's', 0, G_OPTION_ARG_STRING_ARRAY, &support_lists,
-        "Support images of good parts (comma-separated, repeatable)", "A.png,B.png"},
-    {"support-dir", 'S', 0, G_OPTION_ARG_FILENAME, &support_dir,
-        "Use every image in DIR as a support image", "DIR"},
     {"out-dir", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir,
         "Output folder (default packd-inspect-out)", "DIR"},
-    {"threshold", 't', 0, G_OPTION_ARG_DOUBLE, &threshold,
-        "Normalised threshold, 0.5 = calibrated boundary (element default)", "X"},
-    {"model-file", 'm', 0, G_OPTION_ARG_FILENAME, &model_file,
-        "Model file (element default)", "FILE"},
-    {"method", 0, 0, G_OPTION_ARG_STRING, &method, "knn or packd (element default)", "M"},
-    {"no-overlay", 0, 0, G_OPTION_ARG_NONE, &no_overlay,
-        "Write the frames without heatmap, boxes and score", NULL},
     {"worst", 'w', 0, G_OPTION_ARG_INT, &n_worst, "Images listed as the worst (5)", "N"},
     {NULL}
   };
@@ -418,6 +397,7 @@ main (int argc, char **argv)
   int status = 1;
 
   g_array_set_clear_func (results, inspect_result_clear);
+  packd_pipeline_add_detector_options (ctx, &detector);
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
@@ -430,7 +410,8 @@ main (int argc, char **argv)
   if (!packd_pipeline_check_detector (&error))
     goto out;
 
-  support = packd_pipeline_collect_support (support_lists, support_dir, &error);
+  support = packd_pipeline_collect_support (detector.support_lists, detector.support_dir,
+      &error);
   if (support == NULL)
     goto out;
   for (int i = 1; i < argc; i++) {
@@ -454,21 +435,15 @@ main (int argc, char **argv)
     out_dir = g_strdup ("packd-inspect-out");
   in.annotated_dir = g_build_filename (out_dir, "annotated", NULL);
   in.annotated_names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  if (g_mkdir_with_parents (in.annotated_dir, 0755) != 0) {
-    g_set_error (&error, G_FILE_ERROR, g_file_error_from_errno (errno),
-        "cannot create %s: %s", in.annotated_dir, g_strerror (errno));
+  if (!packd_pipeline_make_dir (in.annotated_dir, &error))
     goto out;
-  }
   results_path = g_build_filename (out_dir, "results.jsonl", NULL);
   summary_path = g_build_filename (out_dir, "summary.json", NULL);
-  in.results = g_fopen (results_path, "w");
-  if (in.results == NULL) {
-    g_set_error (&error, G_FILE_ERROR, g_file_error_from_errno (errno),
-        "cannot write %s: %s", results_path, g_strerror (errno));
+  in.results = packd_pipeline_open_file (results_path, "w", &error);
+  if (in.results == NULL)
     goto out;
-  }
 
-  if (!inspector_start (&in, support, model_file, method, threshold, !no_overlay, &error))
+  if (!inspector_start (&in, &detector, support, &error))
     goto out;
   g_print ("inspecting %u images against %u support images\n", inputs->len,
       g_strv_length (support));
@@ -500,11 +475,8 @@ out:
   g_array_unref (results);
   g_ptr_array_unref (inputs);
   g_strfreev (support);
-  g_strfreev (support_lists);
-  g_free (support_dir);
+  packd_pipeline_detector_options_clear (&detector);
   g_free (out_dir);
-  g_free (model_file);
-  g_free (method);
   g_free (results_path);
   g_free (summary_path);
   g_option_context_free (ctx);

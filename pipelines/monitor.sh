@@ -27,27 +27,17 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/pipeline-common.sh"
 
 sink_desc="autovideosink"
-while (( $# > 0 )); do
-  packd_parse_common "$@"
-  if (( packd_shift > 0 )); then
-    shift "$packd_shift"
-    continue
-  fi
+monitor_option() {
+  packd_shift=0
   case "$1" in
-    --sink) sink_desc=${2:?--sink needs a gst-launch fragment}; shift 2 ;;
-    --) shift; packd_detector_props+=("$@"); break ;;
-    -h|--help) sed -n '6,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) packd_die "unknown option '$1' (see --help)" ;;
+    --sink) sink_desc=${2:?--sink needs a gst-launch fragment}; packd_shift=2 ;;
   esac
-done
+}
+packd_parse_args monitor_option "$@"
 
 packd_use_build_tree
 pipeline=()
-packd_source_tokens pipeline
+packd_analysis_tokens pipeline
 pipeline+=(!)
-packd_detector_tokens pipeline
-set -f
-read -r -a sink_words <<<"$sink_desc"
-set +f
-pipeline+=(! "${sink_words[@]}")
+packd_split_words pipeline "$sink_desc"
 packd_run gst-launch-1.0 -e "${pipeline[@]}"

@@ -10,6 +10,9 @@
 
 packd_die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 2; }
 
+# Prints the script's help: its comment block after the licence lines.
+packd_usage() { awk 'NR > 5 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"; }
+
 # Run from a source tree: use its freshly built plugin (PACKD_BUILD_DIR, or
 # ./build next to pipelines/) ahead of an installed one.
 packd_use_build_tree() {
@@ -59,19 +62,47 @@ packd_parse_common() {
   esac
 }
 
+# packd_parse_args SCRIPT_OPTION "$@": the whole command line.  Options
+# shared by the scripts go to packd_parse_common, words after -- are further
+# packdfilter properties, -h/--help prints the help; any other option goes to
+# the script's function SCRIPT_OPTION, which takes "$@" like
+# packd_parse_common and sets packd_shift (0 for an unknown option).
+packd_parse_args() {
+  local script_option=$1
+  shift
+  while (( $# > 0 )); do
+    packd_parse_common "$@"
+    if (( packd_shift == 0 )); then
+      case "$1" in
+        --) shift; packd_detector_props+=("$@"); return ;;
+        -h|--help) packd_usage; exit 0 ;;
+        *) "$script_option" "$@" ;;
+      esac
+      (( packd_shift > 0 )) || packd_die "unknown option '$1' (see --help)"
+    fi
+    shift "$packd_shift"
+  done
+}
+
+# packd_split_words ARRAY FRAGMENT: appends the words of a gst-launch
+# fragment such as 'videotestsrc pattern=ball ! video/x-raw,width=640' to
+# the named array, split on white space, globbing off.
+packd_split_words() {
+  local -n dest=$1
+  local -a words
+  set -f
+  read -r -a words <<<"$2"
+  set +f
+  dest+=("${words[@]}")
+}
+
 # Appends the source tokens to the named array.
 packd_source_tokens() {
   local -n out=$1
   if [[ -n "$packd_source_desc" && -n "$packd_source_file" ]]; then
     packd_die "give --source or --file, not both"
   elif [[ -n "$packd_source_desc" ]]; then
-    # A fragment such as 'videotestsrc pattern=ball ! video/x-raw,width=640'
-    # is split on white space; globbing stays off.
-    local -a words
-    set -f
-    read -r -a words <<<"$packd_source_desc"
-    set +f
-    out+=("${words[@]}")
+    packd_split_words "$1" "$packd_source_desc"
   elif [[ -n "$packd_source_file" ]]; then
     [[ -f "$packd_source_file" ]] || packd_die "no file '$packd_source_file'"
     out+=(filesrc "location=$packd_source_file" ! decodebin)
@@ -96,6 +127,15 @@ packd_detector_tokens() {
   done
   out+=(videoconvert ! packdfilter name=detector "support-images=<$list>" overlay=true
     "${packd_detector_props[@]}" ! videoconvert)
+}
+
+# Appends 'SOURCE ! videoconvert ! packdfilter ... ! videoconvert' to the
+# named array.
+packd_analysis_tokens() {
+  local -n tokens=$1
+  packd_source_tokens "$1"
+  tokens+=(!)
+  packd_detector_tokens "$1"
 }
 
 # Prints a command so that it can be pasted into a shell, then runs it

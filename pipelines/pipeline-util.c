@@ -3,6 +3,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "pipeline-util.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+
 #include "packd-dataset.h"
 
 
@@ -78,6 +82,73 @@ packd_pipeline_set_support (GstElement * detector, gchar ** paths)
   g_value_unset (&array);
 }
 
+void
+packd_pipeline_add_detector_options (GOptionContext * ctx, PackdDetectorOptions * opts)
+{
+  /* The context copies the entries; the strings are static. */
+  const GOptionEntry entries[] = {
+    {"support", 's', 0, G_OPTION_ARG_STRING_ARRAY, &opts->support_lists,
+        "Support images of good parts (comma-separated, repeatable)", "A.png,B.png"},
+    {"support-dir", 'S', 0, G_OPTION_ARG_FILENAME, &opts->support_dir,
+        "Use every image in DIR as a support image", "DIR"},
+    {"model-file", 'm', 0, G_OPTION_ARG_FILENAME, &opts->model_file,
+        "Model file (element default)", "FILE"},
+    {"method", 0, 0, G_OPTION_ARG_STRING, &opts->method, "knn or packd (element default)", "M"},
+    {"threshold", 't', 0, G_OPTION_ARG_DOUBLE, &opts->threshold,
+        "Normalised threshold, 0.5 = calibrated boundary (element default)", "X"},
+    {"no-overlay", 0, 0, G_OPTION_ARG_NONE, &opts->no_overlay,
+        "Leave the frames without heatmap, boxes and score", NULL},
+    {NULL}
+  };
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+}
+
+void
+packd_pipeline_configure_detector (GstElement * detector, const PackdDetectorOptions * opts,
+    gchar ** support)
+{
+  packd_pipeline_set_support (detector, support);
+  g_object_set (detector, "overlay", !opts->no_overlay, NULL);
+  if (opts->model_file != NULL)
+    g_object_set (detector, "model-file", opts->model_file, NULL);
+  if (opts->method != NULL)
+    gst_util_set_object_arg (G_OBJECT (detector), "method", opts->method);
+  if (opts->threshold >= 0.0)
+    g_object_set (detector, "threshold", opts->threshold, NULL);
+}
+
+void
+packd_pipeline_detector_options_clear (PackdDetectorOptions * opts)
+{
+  g_clear_pointer (&opts->support_lists, g_strfreev);
+  g_clear_pointer (&opts->support_dir, g_free);
+  g_clear_pointer (&opts->model_file, g_free);
+  g_clear_pointer (&opts->method, g_free);
+}
+
+gboolean
+packd_pipeline_make_dir (const gchar * path, GError ** error)
+{
+  if (g_mkdir_with_parents (path, 0755) != 0) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
+        "cannot create %s: %s", path, g_strerror (errno));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+FILE *
+packd_pipeline_open_file (const gchar * path, const gchar * mode, GError ** error)
+{
+  FILE *file = g_fopen (path, mode);
+
+  if (file == NULL)
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
+        "cannot write %s: %s", path, g_strerror (errno));
+  return file;
+}
+
 GError *
 packd_pipeline_error_from_message (GstMessage * message)
 {
@@ -122,16 +193,6 @@ packd_pipeline_json_add_regions (JsonBuilder * builder, const gchar * name,
     json_builder_end_object (builder);
   }
   json_builder_end_array (builder);
-}
-
-void
-packd_pipeline_json_add_time (JsonBuilder * builder, const gchar * name, GstClockTime time)
-{
-  json_builder_set_member_name (builder, name);
-  if (GST_CLOCK_TIME_IS_VALID (time))
-    json_builder_add_int_value (builder, (gint64) time);
-  else
-    json_builder_add_null_value (builder);
 }
 
 gchar *

@@ -17,13 +17,13 @@
  * into that clip (the log names the same clip for both).  Everything is
  * decided on running times, so it does not matter whether a message or the
  * encoded frame it refers to arrives first. */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <gst/app/app.h>
 
+#include "packd-json.h"
 #include "pipeline-util.h"
 #include "record-pipeline.h"
 
@@ -142,8 +142,8 @@ write_episode_line (Recorder * rec, const Episode * ep, const Clip * clip)
   json_builder_add_int_value (b, ep->number);
   json_builder_set_member_name (b, "wall_time");
   json_builder_add_string_value (b, ep->wall_time);
-  packd_pipeline_json_add_time (b, "begin_running_time", ep->begin);
-  packd_pipeline_json_add_time (b, "end_running_time", ep->end);
+  packd_json_add_time (b, "begin_running_time", ep->begin);
+  packd_json_add_time (b, "end_running_time", ep->end);
   json_builder_set_member_name (b, "peak_score");
   json_builder_add_double_value (b, peak);
   json_builder_set_member_name (b, "threshold");
@@ -159,9 +159,9 @@ write_episode_line (Recorder * rec, const Episode * ep, const Clip * clip)
     json_builder_add_string_value (b, clip->path);
   else
     json_builder_add_null_value (b);
-  packd_pipeline_json_add_time (b, "clip_start_running_time",
+  packd_json_add_time (b, "clip_start_running_time",
       clip && clip->started ? clip->start_rt : GST_CLOCK_TIME_NONE);
-  packd_pipeline_json_add_time (b, "clip_end_running_time",
+  packd_json_add_time (b, "clip_end_running_time",
       clip && clip->started ? clip->end_rt : GST_CLOCK_TIME_NONE);
   json_builder_end_object (b);
 
@@ -621,27 +621,18 @@ seconds_to_time (gdouble seconds, const gchar * what, GstClockTime * time, GErro
 int
 main (int argc, char **argv)
 {
-  gchar *source = NULL, *file = NULL, *device = NULL, **support_lists = NULL;
-  gchar *support_dir = NULL, *model_file = NULL, *method = NULL, *events_path = NULL;
+  PackdDetectorOptions detector = PACKD_DETECTOR_OPTIONS_INIT;
+  gchar *source = NULL, *file = NULL, *device = NULL, *events_path = NULL;
   gchar *out_dir = NULL, *encoder_name = NULL, *container = NULL;
-  gdouble threshold = -1.0, pre_roll = 2.0, post_roll = 2.0, hold_time = -1.0;
+  gdouble pre_roll = 2.0, post_roll = 2.0, hold_time = -1.0;
   gint64 max_frames = 0;
   gint min_frames = 0, keyframe_interval = 15;
-  gboolean display = FALSE, no_overlay = FALSE, quiet = FALSE;
+  gboolean display = FALSE, quiet = FALSE;
   const GOptionEntry entries[] = {
     {"source", 0, 0, G_OPTION_ARG_STRING, &source,
         "Source as a gst-launch fragment producing raw video (default: v4l2src)", "DESC"},
     {"file", 'f', 0, G_OPTION_ARG_FILENAME, &file, "Read a video file instead", "FILE"},
     {"device", 'd', 0, G_OPTION_ARG_FILENAME, &device, "Camera device for v4l2src", "DEV"},
-    {"support", 's', 0, G_OPTION_ARG_STRING_ARRAY, &support_lists,
-        "Support images of good parts (comma-separated, repeatable)", "A.png,B.png"},
-    {"support-dir", 'S', 0, G_OPTION_ARG_FILENAME, &support_dir,
-        "Use every image in DIR as a support image", "DIR"},
-    {"model-file", 'm', 0, G_OPTION_ARG_FILENAME, &model_file,
-        "Model file (element default)", "FILE"},
-    {"method", 0, 0, G_OPTION_ARG_STRING, &method, "knn or packd (element default)", "M"},
-    {"threshold", 't', 0, G_OPTION_ARG_DOUBLE, &threshold,
-        "Normalised threshold, 0.5 = calibrated boundary (element default)", "X"},
     {"alert-min-frames", 0, 0, G_OPTION_ARG_INT, &min_frames,
         "Consecutive anomalous frames before an episode begins (element default)", "N"},
     {"alert-hold-time", 0, 0, G_OPTION_ARG_DOUBLE, &hold_time,
@@ -663,8 +654,6 @@ main (int argc, char **argv)
     {"max-frames", 'n', 0, G_OPTION_ARG_INT64, &max_frames,
         "Stop after N frames (0 = run until the source ends or Ctrl-C)", "N"},
     {"display", 0, 0, G_OPTION_ARG_NONE, &display, "Also show the annotated video", NULL},
-    {"no-overlay", 0, 0, G_OPTION_ARG_NONE, &no_overlay,
-        "Record the frames without heatmap, boxes and score", NULL},
     {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print only the clips written", NULL},
     {NULL}
   };
@@ -681,6 +670,7 @@ main (int argc, char **argv)
   rec.status = 1;
   g_mutex_init (&rec.lock);
   g_queue_init (&rec.ring);
+  packd_pipeline_add_detector_options (ctx, &detector);
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
@@ -699,24 +689,19 @@ main (int argc, char **argv)
           &rec.extension, &error))
     goto out;
 
-  support = packd_pipeline_collect_support (support_lists, support_dir, &error);
+  support = packd_pipeline_collect_support (detector.support_lists, detector.support_dir,
+      &error);
   if (support == NULL)
     goto out;
 
   rec.out_dir = g_strdup (out_dir ? out_dir : "recordings");
-  if (g_mkdir_with_parents (rec.out_dir, 0755) != 0) {
-    g_set_error (&error, G_FILE_ERROR, g_file_error_from_errno (errno),
-        "cannot create %s: %s", rec.out_dir, g_strerror (errno));
+  if (!packd_pipeline_make_dir (rec.out_dir, &error))
     goto out;
-  }
   if (events_path == NULL)
     events_path = g_build_filename (rec.out_dir, "events.jsonl", NULL);
-  rec.events = g_fopen (events_path, "a");
-  if (rec.events == NULL) {
-    g_set_error (&error, G_FILE_ERROR, g_file_error_from_errno (errno),
-        "cannot write %s: %s", events_path, g_strerror (errno));
+  rec.events = packd_pipeline_open_file (events_path, "a", &error);
+  if (rec.events == NULL)
     goto out;
-  }
   rec.quiet = quiet;
   rec.max_frames = max_frames > 0 ? (guint64) max_frames : 0;
 
@@ -725,15 +710,9 @@ main (int argc, char **argv)
   if (rec.pipeline == NULL)
     goto out;
   rec.detector = gst_bin_get_by_name (GST_BIN (rec.pipeline), "detector");
-  packd_pipeline_set_support (rec.detector, support);
+  packd_pipeline_configure_detector (rec.detector, &detector, support);
   /* The recording holds every frame: QoS must not drop any. */
-  g_object_set (rec.detector, "overlay", !no_overlay, "qos", FALSE, NULL);
-  if (model_file != NULL)
-    g_object_set (rec.detector, "model-file", model_file, NULL);
-  if (method != NULL)
-    gst_util_set_object_arg (G_OBJECT (rec.detector), "method", method);
-  if (threshold >= 0.0)
-    g_object_set (rec.detector, "threshold", threshold, NULL);
+  g_object_set (rec.detector, "qos", FALSE, NULL);
   if (min_frames > 0)
     g_object_set (rec.detector, "alert-min-frames", (guint) min_frames, NULL);
   if (hold_time >= 0.0)
@@ -790,13 +769,10 @@ out:
     g_main_loop_unref (rec.loop);
   g_mutex_clear (&rec.lock);
   g_strfreev (support);
-  g_strfreev (support_lists);
+  packd_pipeline_detector_options_clear (&detector);
   g_free (source);
   g_free (file);
   g_free (device);
-  g_free (support_dir);
-  g_free (model_file);
-  g_free (method);
   g_free (events_path);
   g_free (out_dir);
   g_free (rec.out_dir);

@@ -39,24 +39,19 @@ bitrate=2000
 codec=h264
 receive=0
 sink_desc="autovideosink sync=false"
-while (( $# > 0 )); do
-  packd_parse_common "$@"
-  if (( packd_shift > 0 )); then
-    shift "$packd_shift"
-    continue
-  fi
+stream_option() {
+  packd_shift=2
   case "$1" in
-    --host) host=${2:?--host needs a value}; shift 2 ;;
-    --port) port=${2:?--port needs a value}; shift 2 ;;
-    --bitrate) bitrate=${2:?--bitrate needs a value}; shift 2 ;;
-    --codec) codec=${2:?--codec needs a value}; shift 2 ;;
-    --receive) receive=1; shift ;;
-    --sink) sink_desc=${2:?--sink needs a gst-launch fragment}; shift 2 ;;
-    --) shift; packd_detector_props+=("$@"); break ;;
-    -h|--help) sed -n '6,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) packd_die "unknown option '$1' (see --help)" ;;
+    --host) host=${2:?--host needs a value} ;;
+    --port) port=${2:?--port needs a value} ;;
+    --bitrate) bitrate=${2:?--bitrate needs a value} ;;
+    --codec) codec=${2:?--codec needs a value} ;;
+    --receive) receive=1; packd_shift=1 ;;
+    --sink) sink_desc=${2:?--sink needs a gst-launch fragment} ;;
+    *) packd_shift=0 ;;
   esac
-done
+}
+packd_parse_args stream_option "$@"
 [[ "$port" =~ ^[0-9]+$ ]] || packd_die "--port must be a number"
 [[ "$bitrate" =~ ^[0-9]+$ ]] || packd_die "--bitrate must be a number (kbit/s)"
 
@@ -84,19 +79,16 @@ if (( receive )); then
     if packd_have_element "$d"; then decoder=$d; break; fi
   done
   [[ -n "$decoder" ]] || packd_die "no $codec decoder (${decoders[*]}): install gstreamer1.0-libav"
-  set -f
-  read -r -a sink_words <<<"$sink_desc"
-  set +f
-  packd_run gst-launch-1.0 udpsrc "port=$port" "caps=$rtp_caps" ! rtpjitterbuffer latency=100 \
-    ! "$depay" ! "$decoder" ! videoconvert ! "${sink_words[@]}"
+  receiver=(udpsrc "port=$port" "caps=$rtp_caps" ! rtpjitterbuffer latency=100 ! "$depay"
+    ! "$decoder" ! videoconvert !)
+  packd_split_words receiver "$sink_desc"
+  packd_run gst-launch-1.0 "${receiver[@]}"
 fi
 
 packd_use_build_tree
 packd_have_element "$needed" || (( packd_dry_run )) ||
   packd_die "$needed is missing (h264: gstreamer1.0-plugins-ugly); or use --codec vp8"
 pipeline=()
-packd_source_tokens pipeline
-pipeline+=(!)
-packd_detector_tokens pipeline
+packd_analysis_tokens pipeline
 pipeline+=(! "${encoder[@]}" ! udpsink "host=$host" "port=$port" sync=false)
 packd_run gst-launch-1.0 -e "${pipeline[@]}"

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jpeglib.h>
 
 #include "packd-error.h"
 #include "packd-imageio.h"
@@ -169,28 +168,10 @@ static void
 jpeg_encode (const guint8 *pixels, int components, int width, int height, int quality,
     const char *path)
 {
-  struct jpeg_compress_struct cinfo;
-  struct jpeg_error_mgr jerr;
-  unsigned char *mem = NULL;
-  unsigned long mem_len = 0;
-  cinfo.err = jpeg_std_error (&jerr);
-  jpeg_create_compress (&cinfo);
-  jpeg_mem_dest (&cinfo, &mem, &mem_len);
-  cinfo.image_width = width;
-  cinfo.image_height = height;
-  cinfo.input_components = components;
-  cinfo.in_color_space = components == 3 ? JCS_RGB : JCS_GRAYSCALE;
-  jpeg_set_defaults (&cinfo);
-  jpeg_set_quality (&cinfo, quality, TRUE);
-  jpeg_start_compress (&cinfo, TRUE);
-  while (cinfo.next_scanline < cinfo.image_height) {
-    JSAMPROW row = (JSAMPROW) pixels + (gsize) cinfo.next_scanline * width * components;
-    jpeg_write_scanlines (&cinfo, &row, 1);
-  }
-  jpeg_finish_compress (&cinfo);
-  jpeg_destroy_compress (&cinfo);
-  ck_assert (g_file_set_contents (path, (const char *) mem, mem_len, NULL));
-  free (mem);
+  gsize len;
+  g_autofree guint8 *jpeg = packd_test_encode_jpeg (pixels, components, width, height, quality,
+      FALSE, &len);
+  ck_assert (g_file_set_contents (path, (const char *) jpeg, len, NULL));
 }
 
 static void

@@ -8,6 +8,9 @@
 #include <glib/gstdio.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <jpeglib.h>   /* after stdio.h, for FILE */
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -147,4 +150,39 @@ packd_test_assert_close (const float *got, const double *want, int64_t count, do
       ck_abort_msg ("%s: element %" G_GINT64_FORMAT " is %.9g, expected %.9g (err %.3g, atol %.3g)",
           what, (gint64) i, (double) got[i], want[i], err, atol);
   }
+}
+
+guint8 *
+packd_test_encode_jpeg (const guint8 *pixels, int components, int width, int height,
+    int quality, gboolean progressive, gsize *len)
+{
+  struct jpeg_compress_struct cinfo;
+  struct jpeg_error_mgr jerr;
+  unsigned char *mem = NULL;
+  unsigned long mem_len = 0;
+  guint8 *jpeg;
+
+  cinfo.err = jpeg_std_error (&jerr);
+  jpeg_create_compress (&cinfo);
+  jpeg_mem_dest (&cinfo, &mem, &mem_len);
+  cinfo.image_width = width;
+  cinfo.image_height = height;
+  cinfo.input_components = components;
+  cinfo.in_color_space = components == 3 ? JCS_RGB : JCS_GRAYSCALE;
+  jpeg_set_defaults (&cinfo);
+  jpeg_set_quality (&cinfo, quality, TRUE);
+  if (progressive)
+    jpeg_simple_progression (&cinfo);
+  jpeg_start_compress (&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = (JSAMPROW) pixels + (gsize) cinfo.next_scanline * width * components;
+    jpeg_write_scanlines (&cinfo, &row, 1);
+  }
+  jpeg_finish_compress (&cinfo);
+  jpeg_destroy_compress (&cinfo);
+  /* libjpeg allocates with malloc(); callers free with g_free(). */
+  jpeg = g_memdup2 (mem, mem_len);
+  free (mem);
+  *len = mem_len;
+  return jpeg;
 }

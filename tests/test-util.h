@@ -43,6 +43,13 @@ float *packd_test_random_floats (GRand *rng, int64_t count, double lo, double hi
 void packd_test_assert_close (const float *got, const double *want, int64_t count, double rtol,
     double atol, const char *what);
 
+/* pixels (packed RGB for components 3, grey for 1) as a JPEG file image in
+ * memory, encoded by libjpeg at its defaults (4:2:0 chroma for colour),
+ * progressive when asked.  GStreamer's jpegenc is avoided: it reads past
+ * the frame for tiny images.  g_free() it; *len is its size. */
+guint8 *packd_test_encode_jpeg (const guint8 *pixels, int components, int width, int height,
+    int quality, gboolean progressive, gsize *len);
+
 G_END_DECLS
 
 #endif

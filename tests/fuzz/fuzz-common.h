@@ -5,8 +5,10 @@
 #ifndef PACKD_FUZZ_COMMON_H
 #define PACKD_FUZZ_COMMON_H
 
-/* Shared by the fuzz targets: the libFuzzer entry points and an invariant
- * check that aborts (a crash both for libFuzzer and for the replay test). */
+/* Shared by the fuzz targets.  fuzz-common.c holds the one
+ * LLVMFuzzerInitialize of all targets; each target defines only
+ * LLVMFuzzerTestOneInput.  A failed check aborts: a crash both for
+ * libFuzzer and for the replay test (replay-main.c). */
 
 #include <glib.h>
 #include <stdint.h>
@@ -24,22 +26,8 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
     } \
   } while (0)
 
-/* A GLib critical or warning means an API was misused on some input: make
- * it a crash (abort, which libFuzzer catches; GLib's own fatal mask would
- * raise SIGTRAP, which it does not), not noise. */
-static void
-fuzz_log_handler (const gchar *domain, GLogLevelFlags level, const gchar *message,
-    gpointer data)
-{
-  g_log_default_handler (domain, level, message, data);
-  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
-    abort ();
-}
-
-static inline void
-fuzz_make_criticals_fatal (void)
-{
-  g_log_set_default_handler (fuzz_log_handler, NULL);
-}
+/* A call that failed must have failed cleanly: with a PACKD_ERROR. */
+#define FUZZ_CHECK_PACKD_ERROR(error) \
+  FUZZ_CHECK ((error) != NULL && (error)->domain == PACKD_ERROR)
 
 #endif /* PACKD_FUZZ_COMMON_H */

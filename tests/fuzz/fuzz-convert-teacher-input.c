@@ -28,7 +28,7 @@ convert (JsonObject *root, const guint8 *blob, gsize blob_len)
   g_autoptr (GHashTable) weights =
       packd_teacher_import_load_weights (root, blob, blob_len, &error);
   if (weights == NULL) {
-    FUZZ_CHECK (error != NULL && error->domain == PACKD_ERROR);
+    FUZZ_CHECK_PACKD_ERROR (error);
     return;
   }
   PackdSafetensorsWriter *writer = packd_safetensors_writer_new ();
@@ -36,15 +36,8 @@ convert (JsonObject *root, const guint8 *blob, gsize blob_len)
   if (packd_teacher_import_convert_layers (writer, weights, root, &stats, &error))
     FUZZ_CHECK (stats.n_conv + stats.n_depthwise > 0 && stats.n_params > 0);
   else
-    FUZZ_CHECK (error != NULL && error->domain == PACKD_ERROR);
+    FUZZ_CHECK_PACKD_ERROR (error);
   packd_safetensors_writer_free (writer);
-}
-
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  fuzz_make_criticals_fatal ();
-  return 0;
 }
 
 int
@@ -61,19 +54,19 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autofree guint8 *blob =
       packd_teacher_import_decode_shard (shard, shard_len, "shard", &blob_len, &error);
   if (blob == NULL)
-    FUZZ_CHECK (error != NULL && error->domain == PACKD_ERROR);
+    FUZZ_CHECK_PACKD_ERROR (error);
   g_clear_error (&error);
 
   g_autoptr (JsonParser) parser =
       packd_teacher_import_parse_model (text, json_len, "model.json", &error);
   if (parser == NULL) {
-    FUZZ_CHECK (error != NULL && error->domain == PACKD_ERROR);
+    FUZZ_CHECK_PACKD_ERROR (error);
     return 0;
   }
   JsonObject *root = json_node_get_object (json_parser_get_root (parser));
   int64_t total;
   if (!packd_teacher_import_manifest_total (root, &total, &error)) {
-    FUZZ_CHECK (error != NULL && error->domain == PACKD_ERROR);
+    FUZZ_CHECK_PACKD_ERROR (error);
     return 0;
   }
   FUZZ_CHECK (total >= 0);

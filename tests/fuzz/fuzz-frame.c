@@ -35,13 +35,6 @@ static const struct {
 };
 
 int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  fuzz_make_criticals_fatal ();
-  return 0;
-}
-
-int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   if (size < 8)

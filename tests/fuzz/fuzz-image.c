@@ -4,14 +4,16 @@
  */
 
 /* Fuzz target: a support image file as the element and the tools load it.
- * The input is written to a temporary file and decoded with
- * packd_image_load_rgb (libjpeg, Cairo for 16-bit RGB PNG, GStreamer
- * decodebin for the rest); a decoded image is then converted into the
- * teacher's input tensor as the scorer does (bilinear, align corners).
- * Slow (a GStreamer pipeline per input), but it is the real path. */
+ * The input is written to a file and decoded with packd_image_load_rgb
+ * (libjpeg, Cairo for 16-bit RGB PNG, GStreamer decodebin for the rest); a
+ * decoded image is then converted into the teacher's input tensor as the
+ * scorer does (bilinear, align corners).  Slow (a GStreamer pipeline per
+ * input), but it is the real path. */
 
-#include <glib/gstdio.h>
+#define _GNU_SOURCE /* memfd_create */
+
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fuzz-common.h"
@@ -21,24 +23,23 @@
 
 #define TENSOR_SIZE 32
 
-static char *image_path;
-
-static void
-remove_image (void)
+/* The input as a file path.  The file is an anonymous memfd named through
+ * /proc/self/fd, made once per process: it has no name in any folder, so
+ * nothing is left behind however the process ends (a crash or libFuzzer's
+ * abort skips atexit handlers, a kill skips everything). */
+static const char *
+write_input_file (const uint8_t *data, size_t size)
 {
-  if (image_path)
-    g_unlink (image_path);
-}
-
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  fuzz_make_criticals_fatal ();
-  int fd = g_file_open_tmp ("packd-fuzz-image-XXXXXX", &image_path, NULL);
-  FUZZ_CHECK (fd >= 0);
-  close (fd);
-  atexit (remove_image);
-  return 0;
+  static int fd = -1;
+  static char path[32];
+  if (fd < 0) {
+    fd = memfd_create ("packd-fuzz-image", MFD_CLOEXEC);
+    FUZZ_CHECK (fd >= 0);
+    g_snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+  }
+  FUZZ_CHECK (ftruncate (fd, 0) == 0);
+  FUZZ_CHECK (pwrite (fd, data, size, 0) == (ssize_t) size);
+  return path;
 }
 
 int
@@ -46,9 +47,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autoptr (GError) error = NULL;
   PackdRgbImage img;
-  FUZZ_CHECK (g_file_set_contents (image_path, (const char *) data, size, NULL));
-  if (!packd_image_load_rgb (image_path, &img, &error)) {
-    FUZZ_CHECK (error != NULL && error->domain == PACKD_ERROR);
+  if (!packd_image_load_rgb (write_input_file (data, size), &img, &error)) {
+    FUZZ_CHECK_PACKD_ERROR (error);
     FUZZ_CHECK (img.rgb == NULL);
     /* A few KB decode in milliseconds: running into the decode timeout
      * means the pipeline waited for something that never came. */

@@ -53,7 +53,7 @@ check_tensors (const PackdSafetensors *st)
     PackdTensor t;
     g_autoptr (GError) error = NULL;
     if (!packd_safetensors_get (st, name, 0, NULL, &t, &error)) {
-      FUZZ_CHECK (error != NULL && error->domain == PACKD_ERROR);
+      FUZZ_CHECK_PACKD_ERROR (error);
       continue;
     }
     FUZZ_CHECK (t.ndim >= 1 && t.ndim <= PACKD_MAX_DIMS && t.data != NULL);
@@ -65,7 +65,7 @@ check_tensors (const PackdSafetensors *st)
       expected[d] = d == 0 ? t.shape[0] + 1 : -1;
     g_clear_error (&error);
     FUZZ_CHECK (!packd_safetensors_get (st, name, t.ndim, expected, &t, &error));
-    FUZZ_CHECK (error != NULL && error->domain == PACKD_ERROR);
+    FUZZ_CHECK_PACKD_ERROR (error);
   }
   FUZZ_CHECK (!packd_safetensors_has (st, "no such tensor \x01"));
 }
@@ -104,7 +104,7 @@ check_teacher (const PackdSafetensors *st, const char *prefix, const uint8_t *da
   g_autoptr (GError) error = NULL;
   PackdTeacher *teacher = packd_teacher_new (st, prefix, &error);
   if (teacher == NULL) {
-    FUZZ_CHECK (error != NULL && error->domain == PACKD_ERROR);
+    FUZZ_CHECK_PACKD_ERROR (error);
     return;
   }
   FUZZ_CHECK (error == NULL);
@@ -114,19 +114,12 @@ check_teacher (const PackdSafetensors *st, const char *prefix, const uint8_t *da
 }
 
 int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-  fuzz_make_criticals_fatal ();
-  return 0;
-}
-
-int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autoptr (GError) error = NULL;
   PackdSafetensors *st = packd_safetensors_open_bytes (data, size, &error);
   if (st == NULL) {
-    FUZZ_CHECK (error != NULL && error->domain == PACKD_ERROR);
+    FUZZ_CHECK_PACKD_ERROR (error);
     return 0;
   }
   FUZZ_CHECK (error == NULL);

@@ -17,10 +17,10 @@
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
-#include <jpeglib.h>
 #include <zlib.h>
 
 #include "packd-safetensors.h"
+#include "test-util.h"
 
 static const char *corpus_dir;
 
@@ -331,33 +331,15 @@ static void
 jpeg_seed (const char *name, int width, int height, gboolean grey, gboolean progressive,
     GRand *rand)
 {
-  struct jpeg_compress_struct cinfo;
-  struct jpeg_error_mgr jerr;
-  unsigned char *out = NULL;
-  unsigned long out_len = 0;
-  cinfo.err = jpeg_std_error (&jerr);
-  jpeg_create_compress (&cinfo);
-  jpeg_mem_dest (&cinfo, &out, &out_len);
-  cinfo.image_width = width;
-  cinfo.image_height = height;
-  cinfo.input_components = grey ? 1 : 3;
-  cinfo.in_color_space = grey ? JCS_GRAYSCALE : JCS_RGB;
-  jpeg_set_defaults (&cinfo);
-  jpeg_set_quality (&cinfo, 50, TRUE);
-  if (progressive)
-    jpeg_simple_progression (&cinfo);
-  jpeg_start_compress (&cinfo, TRUE);
-  g_autofree guint8 *rowbuf = g_malloc ((gsize) width * 3);
-  while (cinfo.next_scanline < cinfo.image_height) {
-    for (int i = 0; i < width * cinfo.input_components; i++)
-      rowbuf[i] = g_rand_int_range (rand, 0, 256);
-    JSAMPROW row = rowbuf;
-    jpeg_write_scanlines (&cinfo, &row, 1);
-  }
-  jpeg_finish_compress (&cinfo);
-  jpeg_destroy_compress (&cinfo);
-  write_seed_and_truncated ("image", name, out, out_len, out_len / 2);
-  free (out);
+  int components = grey ? 1 : 3;
+  gsize n = (gsize) width * height * components;
+  g_autofree guint8 *pixels = g_malloc (n);
+  for (gsize i = 0; i < n; i++)
+    pixels[i] = g_rand_int_range (rand, 0, 256);
+  gsize len;
+  g_autofree guint8 *jpeg =
+      packd_test_encode_jpeg (pixels, components, width, height, 50, progressive, &len);
+  write_seed_and_truncated ("image", name, jpeg, len, len / 2);
 }
 
 /* 24-bit BMP, bottom-up, rows padded to 4 bytes. */
