@@ -28,6 +28,7 @@ G_BEGIN_DECLS
 typedef enum {
   PACKD_METHOD_KNN = 0,   /* training-free PatchCore-style nearest neighbour */
   PACKD_METHOD_PACKD = 1, /* trained PACKD student (needs a PACKD model file) */
+  PACKD_METHOD_COMBINED = 2, /* packd + knn maps, each over its calibrated threshold, summed */
 } PackdMethod;
 
 const char *packd_method_to_string (PackdMethod method);
@@ -87,6 +88,11 @@ void packd_support_unref (PackdSupport *support);
 int packd_support_get_n_images (const PackdSupport *support);
 /* Calibrated raw-score threshold (normalised score 0.5). */
 float packd_support_get_threshold (const PackdSupport *support);
+/* The good-image scores the threshold was calibrated from, *n of them (knn:
+ * per support image its leave-one-out score, then that of a shifted crop;
+ * k = 1: one shifted-crop score against itself, doubled).  NULL with *n = 0
+ * when the method keeps none.  Owned by the support set. */
+const float *packd_support_get_calibration_scores (const PackdSupport *support, int *n);
 
 /* Takes its own reference; NULL clears. */
 void packd_scorer_set_support (PackdScorer *scorer, PackdSupport *support);

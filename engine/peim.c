@@ -6,6 +6,7 @@
  * features and their integration into the student stream, forward and
  * backward, built from the attention pieces of layers/attention.h. */
 #include "student-impl.h"
+#include "simd-impl.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -116,6 +117,76 @@ peim_integrate_backward (const float *y, const float *p, const float *proj, int6
     for (int64_t i = 0; i < (int64_t) M * C; i++)
       g_p[i] += d_phat[i];
   }
+}
+
+/* Query rows per task: a multiple of the GEMM row tiles (6, 12). */
+#define PEIM_FAST_ROWS 48
+
+int64_t
+peim_fast_row_floats (int M, int C)
+{
+  return (int64_t) PEIM_FAST_ROWS * (C + M);
+}
+
+void
+peim_fast_prepare (PeimFast *f, int M, int C, float tau_a)
+{
+  const float *pp = f->p;
+
+  if (f->proj) {
+    packd_gemm_rows (0, M, C, C, f->p, C, f->proj, C, f->proj_packed, NULL, PACKD_ACT_NONE,
+        f->p_proj, C);
+    pp = f->p_proj;
+  }
+  /* 1/tau folded into the normalised prototypes, stored as the GEMM's B */
+  packd_l2_normalize_rows_forward (pp, M, C, f->p_hat, NULL);
+  for (int m = 0; m < M; m++)
+    for (int c = 0; c < C; c++)
+      f->p_hat_t[(int64_t) c * M + m] = f->p_hat[(int64_t) m * C + c] / tau_a;
+  packd_gemm_pack_b (f->p_hat_t, C, M, M, f->p_hat_packed);
+  packd_gemm_pack_b (f->p, M, C, C, f->p_packed);
+}
+
+typedef struct {
+  const PeimFast *f;
+  const float *y;
+  int64_t HW;
+  int M, C;
+  float *out;
+} PeimFastJob;
+
+static void
+peim_fast_task (gpointer data, int task, int thread)
+{
+  const PeimFastJob *j = data;
+  const PeimFast *f = j->f;
+  const int M = j->M, C = j->C;
+  const int64_t r0 = (int64_t) task * PEIM_FAST_ROWS, n = MIN (j->HW - r0, PEIM_FAST_ROWS);
+  const float *y = j->y + r0 * C;
+  float *y_hat = f->rows + thread * peim_fast_row_floats (M, C), *w = y_hat + n * C;
+  float *out = j->out + r0 * 2 * C;
+
+  if (f->proj)
+    packd_gemm_rows (0, n, C, C, y, C, f->proj, C, f->proj_packed, NULL, PACKD_ACT_NONE, y_hat, C);
+  packd_l2_normalize_rows_forward (f->proj ? y_hat : y, n, C, y_hat, NULL);
+  packd_gemm_rows (0, n, M, C, y_hat, C, f->p_hat_t, M, f->p_hat_packed, NULL, PACKD_ACT_NONE,
+      w, M);
+  packd_softmax_forward (w, n, M);
+  for (int64_t i = 0; i < n; i++)
+    memcpy (out + i * 2 * C, y + i * C, C * sizeof (float));
+  packd_gemm_rows (0, n, C, M, w, M, f->p, C, f->p_packed, NULL, PACKD_ACT_NONE, out + C, 2 * C);
+}
+
+void
+peim_fast_integrate (const PeimFast *f, const float *y, int64_t HW, int M, int C, float *out,
+    PackdThreads *pool)
+{
+  PeimFastJob j = { f, y, HW, M, C, out };
+
+  /* Without SIMD kernels the GEMM is OpenBLAS, which brings its own threads. */
+  if (packd_simd_level () == PACKD_SIMD_GENERIC)
+    pool = NULL;
+  packd_threads_run (pool, (HW + PEIM_FAST_ROWS - 1) / PEIM_FAST_ROWS, peim_fast_task, &j);
 }
 
 int64_t

@@ -74,6 +74,19 @@ void packd_knn_search_run (PackdKnnSearch *s, const float *queries, const float 
 gboolean packd_knn_coreset_select (const float *bank, int rows, int dim, int n_select,
     int *selected, GError **error);
 
+/* Support-set calibration, shared by the methods: the raw-score threshold
+ * from the scores of good images a support set yields (per support image
+ * its leave-one-out score and that of a shifted crop; k = 1: one
+ * shifted-crop score against the image itself, doubled). */
+typedef enum {
+  PACKD_CALIBRATION_MEAN,       /* default: 1.15 x the mean */
+  PACKD_CALIBRATION_MAX,        /* the first rule: 1.1 x the max (few false alarms, low recall) */
+} PackdCalibrationRule;
+
+/* The default rule; 0 when n < 1. */
+float packd_calibration_threshold (const float *scores, int n);
+float packd_calibration_threshold_rule (PackdCalibrationRule rule, const float *scores, int n);
+
 /* 1-NN distance grid -> blurred size x size map (bilinear align_corners
  * TRUE, Gaussian sigma 4, truncate 4, reflect); returns its max. */
 float packd_anomaly_map_finish (const float *grid_map, int grid, int size, float *map,

@@ -13,9 +13,9 @@
 #include <string.h>
 
 /* As the knn calibration in scorer.c: leave-one-out scores of the support
- * images and of shifted crops of them (camera jitter), times a margin. */
+ * images and of shifted crops of them (camera jitter), turned into the
+ * threshold by the rule the methods share (packd_calibration_threshold). */
 #define CALIB_SHIFT_FRACTION 0.03
-#define CALIB_MARGIN 1.1f
 /* As knn.c's map: Gaussian sigma 4, truncate 4. */
 #define MAP_BLUR_SIGMA 4.0f
 #define MAP_BLUR_TRUNCATE 4.0f
@@ -220,6 +220,9 @@ shifted_crop (const PackdImage *img, gboolean at_least_one)
     dx = MAX (1, dx);
     dy = MAX (1, dy);
   }
+  /* a 1-pixel-wide or -high image cannot shift: stay inside it */
+  dx = MIN (dx, img->width - 1);
+  dy = MIN (dy, img->height - 1);
   s.pixels += (gsize) dy * img->stride + (gsize) dx * bpp;
   s.width = MAX (1, img->width - dx);
   s.height = MAX (1, img->height - dy);
@@ -235,10 +238,12 @@ packd_student_scoring_build_support (PackdStudentScoring *sc, const PackdImage *
   float *features[PACKD_STUDENT_LEVELS + 1] = { NULL };
   PackdPrototypes *result = NULL;
   Workspace w;
-  float peak = 0.f;
+  float *calib;
+  int n_calib = 0;
 
   if (!workspace_init (&w, sc->model, 4, error))
     return NULL;
+  calib = g_new (float, 2 * n_images);
   for (int L = 2; L <= 4; L++) {
     const int g = packd_student_arch_grid (a, L);
     features[L] = g_try_new (float, (gsize) n_images * g * g * a->tap_channels[L - 1]);
@@ -264,20 +269,21 @@ packd_student_scoring_build_support (PackdStudentScoring *sc, const PackdImage *
      * doubled since a held-out image scores higher (as knn does) */
     PackdImage s = shifted_crop (&images[0], TRUE);
     run_teacher (&w, &s);
-    peak = 2.f * score_loaded (&w, student, result);
+    calib[n_calib++] = 2.f * score_loaded (&w, student, result);
   } else {
     for (int i = 0; i < n_images; i++) {
       PackdPrototypes *others = prototypes_new (student, features, n_images, i);
       PackdImage s = shifted_crop (&images[i], FALSE);
       run_teacher (&w, &images[i]);
-      peak = MAX (peak, score_loaded (&w, student, others));
+      calib[n_calib++] = score_loaded (&w, student, others);
       run_teacher (&w, &s);
-      peak = MAX (peak, score_loaded (&w, student, others));
+      calib[n_calib++] = score_loaded (&w, student, others);
       packd_prototypes_free (others);
     }
   }
-  *threshold = CALIB_MARGIN * peak;
+  *threshold = packd_calibration_threshold (calib, n_calib);
 out:
+  g_free (calib);
   for (int L = 2; L <= 4; L++)
     g_free (features[L]);
   workspace_clear (&w);

@@ -7,6 +7,8 @@
 
 #include "packd-student.h"
 #include "packd-backward.h"
+#include "layers/block.h"
+#include "layers/gemm.h"
 
 G_BEGIN_DECLS
 
@@ -56,6 +58,36 @@ struct _PackdStudent {
   StudentParam *proj4;                     /* level 4 comparison projection [C4, C4] */
 };
 
+/* ---- inference units (student-fast.c) ----------------------------------- */
+
+/* Threads the inference forward may use (scratch is sized for them). */
+#define STUDENT_MAX_THREADS 16
+
+/* A unit for inference: eval-mode BN folded into the weight and a bias, the
+ * activation fused, the weight packed for the engine GEMM.  Made from the
+ * weights at the time of the call (an inference run is made after loading). */
+typedef struct {
+  PackdConvParams p;           /* geometry, with the activation */
+  PackdTensor w;               /* folded weight, the unit's layout */
+  float *bias;                 /* [cout] (deconv: [2 cout], repeated) */
+  float *packed;               /* PW: packed weight; deconv: the halves i = 0, 1 */
+  int64_t half_floats;         /* deconv: floats per packed half */
+} StudentFastUnit;
+
+/* Allocations are added to buffers (freed with g_free). */
+gboolean student_fast_unit_init (StudentFastUnit *f, const Unit *u, const PackdTensor *in,
+    GPtrArray *buffers);
+/* in -> out (the unit's output size); pool nullable. */
+void student_fast_unit_forward (const StudentFastUnit *f, UnitKind kind, const PackdTensor *in,
+    PackdTensor *out, PackdThreads *pool);
+/* A decoder block (expand, dw, project + input) as the engine's fused block. */
+void student_fast_block_params (PackdBlockParams *b, const StudentFastUnit *expand,
+    const StudentFastUnit *dw, const StudentFastUnit *project, const PackdTensor *in);
+
+/* An inference run goes unit by unit as a training run does (BN in eval
+ * mode, OpenBLAS), not through the units above: the reference in tests. */
+void student_run_set_reference (PackdStudentRun *run, gboolean reference);
+
 /* ---- PEIM (peim.c) ------------------------------------------------------ */
 
 /* Extraction of one prototype set: X [N,C] -> P [M,C], keeping what the
@@ -87,6 +119,21 @@ void peim_integrate_backward (const float *y, const float *p, const float *proj,
     int M, int C, float tau_a, const PeimIntegrateSave *save, const float *g_out, float *g_y,
     float *g_p, float *g_proj, float *scratch);
 int64_t peim_integrate_backward_scratch (int64_t HW, int M, int C);
+
+/* Inference integration (same result up to rounding), rows spread over a
+ * pool.  Prepared once per prototype set into buffers of the sizes below:
+ * p_proj, p_hat [M,C]; p_hat_t [C,M]; p_hat_packed, p_packed (packed GEMM
+ * operands); rows: STUDENT_MAX_THREADS * peim_fast_row_floats. */
+typedef struct {
+  const float *p, *proj, *proj_packed;     /* proj, proj_packed: level 4 only */
+  float *p_proj, *p_hat, *p_hat_t, *p_hat_packed, *p_packed;
+  float *rows;
+} PeimFast;
+
+int64_t peim_fast_row_floats (int M, int C);
+void peim_fast_prepare (PeimFast *f, int M, int C, float tau_a);
+void peim_fast_integrate (const PeimFast *f, const float *y, int64_t HW, int M, int C,
+    float *out, PackdThreads *pool);
 
 /* MACs of the integration of one image. */
 int64_t peim_integrate_macs (int64_t HW, int M, int C, gboolean proj);

@@ -6,7 +6,10 @@
  * (method.md §1, §4, §5).  Data flow:
  *   OCBE(T1, T2, T3) -> F^S4 -> PEIM4 -> stage 3 -> F^S3 -> PEIM3 -> stage 2
  *   -> F^S2 -> PEIM2 -> stage 1 -> F^S1.
- * Every buffer is allocated when the run is made. */
+ * Every buffer is allocated when the run is made.  Inference runs use the
+ * folded, packed units of student-fast.c on the engine pool (the weights
+ * as they are when the run is made); training runs, and inference runs set
+ * to the reference path, go unit by unit as written in method.md. */
 #include "student-impl.h"
 #include "packd-error.h"
 #include "packd-losses.h"
@@ -21,6 +24,7 @@ typedef struct {
   PackdTensor z, y;              /* conv output (BN input), unit output */
   PackdTensor gy;                /* dL/dy, turned into dL/dz in place */
   float *bmean, *binvstd;
+  StudentFastUnit fast;          /* inference runs */
 } UnitRun;
 
 typedef struct {
@@ -29,6 +33,7 @@ typedef struct {
       project[PACKD_STUDENT_MAX_BLOCKS];
   PackdTensor x[PACKD_STUDENT_MAX_BLOCKS + 1], gx[PACKD_STUDENT_MAX_BLOCKS + 1];
   PackdTensor tmp;               /* grad of a block input through its branch */
+  PackdBlockParams blocks[PACKD_STUDENT_MAX_BLOCKS];   /* inference runs */
 } StageRun;
 
 typedef struct {
@@ -38,6 +43,7 @@ typedef struct {
   float *q_hat, *q_norm, *g_q_hat;
   float *x_hat, *a_soft;         /* per image: max_rows*C, M*max_rows */
   float *y_hat, *y_norm, *p_hat, *p_norm, *w_soft, *y_proj, *p_proj;
+  PeimFast fast;                 /* inference runs */
   const float *support[64];
   int n_support[64];
 } LevelRun;
@@ -54,6 +60,12 @@ struct _PackdStudentRun {
   LevelRun lv[PACKD_STUDENT_LEVELS + 1];  /* levels 2..4 */
   float *scratch;
   int64_t scratch_floats;
+  /* inference */
+  gboolean reference;
+  PackdThreads *pool;            /* shared, follows packd_threads_default () */
+  int pool_threads;
+  float *block_scratch;
+  int64_t block_scratch_floats;
 };
 
 static float *
@@ -101,7 +113,7 @@ unit_run_init (PackdStudentRun *r, UnitRun *ur, const Unit *u, const PackdTensor
     ur->bmean = run_alloc (r, u->cout);
     ur->binvstd = run_alloc (r, u->cout);
   }
-  return TRUE;
+  return r->training || student_fast_unit_init (&ur->fast, u, in, r->buffers);
 }
 
 static void
@@ -180,6 +192,13 @@ stage_run_init (PackdStudentRun *r, StageRun *sr, const Stage *st, const PackdTe
   }
   if (!tensor_alloc (r, &sr->tmp, sr->x[0].shape[1], sr->x[0].shape[2], sr->x[0].shape[3]))
     return FALSE;
+  for (int k = 0; !r->training && k < st->n_blocks; k++) {
+    student_fast_block_params (&sr->blocks[k], &sr->expand[k].fast, &sr->dw[k].fast,
+        &sr->project[k].fast, &sr->x[k]);
+    r->block_scratch_floats = MAX (r->block_scratch_floats,
+        packd_block_scratch_floats (&sr->blocks[k], &sr->x[k], &sr->x[k + 1],
+            STUDENT_MAX_THREADS));
+  }
   return unit_run_init (r, &sr->head, &st->head, &sr->x[st->n_blocks]);
 }
 
@@ -269,6 +288,25 @@ level_run_init (PackdStudentRun *r, int L)
     lv->p_proj = run_alloc (r, B * M * C);
   }
   r->scratch_floats = MAX (r->scratch_floats, peim_integrate_backward_scratch (HW, M, C));
+  if (!r->training) {
+    PeimFast *f = &lv->fast;
+    f->p_hat = run_alloc (r, (int64_t) M * C);
+    f->p_hat_t = run_alloc (r, (int64_t) M * C);
+    f->p_hat_packed = run_alloc (r, packd_gemm_packed_floats (C, M));
+    f->p_packed = run_alloc (r, packd_gemm_packed_floats (M, C));
+    f->rows = run_alloc (r, STUDENT_MAX_THREADS * peim_fast_row_floats (M, C));
+    if (!f->p_hat || !f->p_hat_t || !f->p_hat_packed || !f->p_packed || !f->rows)
+      return FALSE;
+    if (L == 4) {
+      float *packed = run_alloc (r, packd_gemm_packed_floats (C, C));
+      f->p_proj = run_alloc (r, (int64_t) M * C);
+      if (!packed || !f->p_proj)
+        return FALSE;
+      packd_gemm_pack_b (r->s->proj4->data, C, C, C, packed);
+      f->proj = r->s->proj4->data;
+      f->proj_packed = packed;
+    }
+  }
   return lv->protos.data && lv->g_protos.data && lv->y_hat && lv->w_soft;
 }
 
@@ -318,6 +356,8 @@ packd_student_run_new (PackdStudent *s, int batch, int max_support_images, gbool
   }
   if (ok)
     ok = (r->scratch = run_alloc (r, r->scratch_floats)) != NULL;
+  if (ok && r->block_scratch_floats)
+    ok = (r->block_scratch = run_alloc (r, r->block_scratch_floats)) != NULL;
   if (!ok) {
     g_set_error (error, PACKD_ERROR, PACKD_ERROR_NO_MEMORY,
         "cannot allocate the student workspace (batch %d)", batch);
@@ -332,6 +372,7 @@ packd_student_run_free (PackdStudentRun *r)
 {
   if (r == NULL)
     return;
+  packd_threads_release_shared (r->pool);
   g_ptr_array_unref (r->buffers);
   g_free (r);
 }
@@ -404,12 +445,79 @@ peim_forward (PackdStudentRun *r, int L, gboolean extract)
 }
 
 void
+student_run_set_reference (PackdStudentRun *r, gboolean reference)
+{
+  r->reference = reference;
+}
+
+/* The pool follows the default thread count; re-acquired only when that
+ * changes, so steady-state forwards do not allocate. */
+static void
+run_update_pool (PackdStudentRun *r)
+{
+  const int n = CLAMP (packd_threads_default (), 1, STUDENT_MAX_THREADS);
+
+  if (n == r->pool_threads)
+    return;
+  packd_threads_release_shared (r->pool);
+  r->pool = packd_threads_acquire_shared (n);
+  r->pool_threads = n;
+}
+
+static void
+fast_unit (PackdStudentRun *r, UnitRun *ur)
+{
+  student_fast_unit_forward (&ur->fast, ur->u->kind, &ur->in, &ur->y, r->pool);
+}
+
+static void
+forward_fast (PackdStudentRun *r)
+{
+  const PackdStudent *s = r->s;
+  const PackdTensor *parts[3] = { &r->p1_pw2.y, &r->p2_pw.y, &r->teacher[3] };
+  const int M = s->arch.prototypes;
+
+  run_update_pool (r);
+  fast_unit (r, &r->p1_dw1);
+  fast_unit (r, &r->p1_pw1);
+  fast_unit (r, &r->p1_dw2);
+  fast_unit (r, &r->p1_pw2);
+  fast_unit (r, &r->p2_dw);
+  fast_unit (r, &r->p2_pw);
+  packd_concat_channels_forward (parts, 3, &r->cat);
+  fast_unit (r, &r->enc_pw);
+  fast_unit (r, &r->enc_dw);
+  fast_unit (r, &r->enc_out);
+  for (int L = 4; L >= 2; L--) {
+    StageRun *sr = &r->stages[L - 2];
+    LevelRun *lv = &r->lv[L];
+    if (s->arch.peim) {
+      const float *y = level_student (r, L)->data;
+      for (int b = 0; b < r->B; b++) {
+        lv->fast.p = lv->protos.data + (int64_t) b * M * lv->C;
+        peim_fast_prepare (&lv->fast, M, lv->C, s->arch.tau_a);
+        peim_fast_integrate (&lv->fast, y + b * lv->HW * lv->C, lv->HW, M, lv->C,
+            lv->hat.data + b * lv->HW * 2 * lv->C, r->pool);
+      }
+    }
+    fast_unit (r, &sr->up);
+    for (int k = 0; k < s->stages[L - 2].n_blocks; k++)
+      packd_block_forward (&sr->blocks[k], &sr->x[k], &sr->x[k + 1], r->block_scratch, r->pool);
+    fast_unit (r, &sr->head);
+  }
+}
+
+void
 packd_student_run_forward (PackdStudentRun *r, gboolean extract)
 {
   const PackdStudent *s = r->s;
   const PackdTensor *parts[3] = { &r->p1_pw2.y, &r->p2_pw.y, &r->teacher[3] };
 
   g_return_if_fail (!extract || r->training);
+  if (!r->training && !r->reference) {
+    forward_fast (r);
+    return;
+  }
   unit_forward (r, &r->p1_dw1);
   unit_forward (r, &r->p1_pw1);
   unit_forward (r, &r->p1_dw2);

@@ -8,11 +8,11 @@
 #include <math.h>
 #include <string.h>
 
-#include <glib/gstdio.h>
-
 #include "packd-error.h"
 #include "packd-safetensors.h"
 #include "packd-scorer.h"
+#include "scorer-impl.h"
+#include "test-util.h"
 
 #define W 160
 #define H 120
@@ -60,7 +60,7 @@ static void
 setup (void)
 {
   GError *error = NULL;
-  scorer = packd_scorer_new (g_getenv ("PACKD_TEACHER"), PACKD_METHOD_KNN, &error);
+  scorer = packd_scorer_new (packd_test_teacher_path (), PACKD_METHOD_KNN, &error);
   ck_assert_msg (scorer != NULL, "%s", error ? error->message : "?");
   packd_scorer_set_threads (scorer, 2);
 }
@@ -215,7 +215,7 @@ END_TEST
 START_TEST (test_bad_models)
 {
   GError *error = NULL;
-  char *dir = g_dir_make_tmp ("packd-scorer-XXXXXX", NULL);
+  char *dir = packd_test_make_tmp_dir ("scorer");
   char *path = g_build_filename (dir, "other.safetensors", NULL);
   PackdSafetensorsWriter *w = packd_safetensors_writer_new ();
   float data[4] = { 1, 2, 3, 4 };
@@ -237,13 +237,12 @@ START_TEST (test_bad_models)
   g_clear_error (&error);
 
   /* The teacher alone is no PACKD model. */
-  ck_assert_ptr_null (packd_scorer_new (g_getenv ("PACKD_TEACHER"), PACKD_METHOD_PACKD, &error));
+  ck_assert_ptr_null (packd_scorer_new (packd_test_teacher_path (), PACKD_METHOD_PACKD, &error));
   ck_assert (g_error_matches (error, PACKD_ERROR, PACKD_ERROR_MODEL));
   g_clear_error (&error);
 
   packd_safetensors_writer_free (w);
-  g_unlink (path);
-  g_rmdir (dir);
+  packd_test_remove_tree (dir);
   g_free (path);
   g_free (dir);
 }
@@ -304,6 +303,52 @@ START_TEST (test_support_swap_while_scoring)
 }
 END_TEST
 
+/* The threshold rules on hand-computed cases. */
+START_TEST (test_calibration_rules)
+{
+  const float scores[] = { 1.f, 2.f, 3.f, 6.f };
+  const float doubled[] = { 2.f, 4.f, 6.f, 12.f };
+  const float same[] = { 5.f, 5.f, 5.f };
+
+  /* default: 1.15 x mean = 1.15 x 3; first rule: 1.1 x max = 1.1 x 6 */
+  ck_assert_float_eq_tol (packd_calibration_threshold (scores, 4), 3.45f, 1e-5f);
+  ck_assert_float_eq_tol (packd_calibration_threshold_rule (PACKD_CALIBRATION_MEAN, scores, 4),
+      3.45f, 1e-5f);
+  ck_assert_float_eq_tol (packd_calibration_threshold_rule (PACKD_CALIBRATION_MAX, scores, 4),
+      6.6f, 1e-5f);
+  /* unit-free: scaling the scores scales the threshold */
+  ck_assert_float_eq_tol (packd_calibration_threshold (doubled, 4), 6.9f, 1e-5f);
+  /* no spread: still above every good score */
+  ck_assert_float_eq_tol (packd_calibration_threshold (same, 3), 5.75f, 1e-5f);
+  /* k = 1: the one (doubled) shifted-crop score */
+  ck_assert_float_eq_tol (packd_calibration_threshold (scores + 3, 1), 6.9f, 1e-5f);
+  ck_assert_float_eq (packd_calibration_threshold (scores, 0), 0.f);
+  ck_assert_float_eq (packd_calibration_threshold (NULL, 4), 0.f);
+}
+END_TEST
+
+/* A support set keeps the scores it was calibrated from: per image a
+ * leave-one-out and a shifted-crop score (k = 1: one), and its threshold is
+ * the rule applied to them. */
+START_TEST (test_support_calibration_scores)
+{
+  for (int k = 1; k <= 3; k += 2) {
+    guint8 *bufs[3];
+    PackdSupport *sup = build_support (k, bufs);
+    int n = -1;
+    const float *cal = packd_support_get_calibration_scores (sup, &n);
+
+    ck_assert_int_eq (n, k == 1 ? 1 : 2 * k);
+    for (int i = 0; i < n; i++)
+      ck_assert_msg (cal[i] > 0.f && isfinite (cal[i]), "score %d: %f", i, cal[i]);
+    ck_assert_float_eq (packd_support_get_threshold (sup), packd_calibration_threshold (cal, n));
+    packd_support_unref (sup);
+    for (int i = 0; i < k; i++)
+      g_free (bufs[i]);
+  }
+}
+END_TEST
+
 START_TEST (test_normalise)
 {
   ck_assert_float_eq (packd_score_normalise (2.f, 2.f), 0.5f);
@@ -333,6 +378,8 @@ scorer_suite (void)
   tcase_add_test (tc, test_bad_models);
   tcase_add_test (tc, test_support_swap_while_scoring);
   tcase_add_test (tc, test_normalise);
+  tcase_add_test (tc, test_calibration_rules);
+  tcase_add_test (tc, test_support_calibration_scores);
   suite_add_tcase (s, tc);
   return s;
 }
@@ -340,11 +387,5 @@ scorer_suite (void)
 int
 main (void)
 {
-  SRunner *sr = srunner_create (scorer_suite ());
-  int failed;
-
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed ? 1 : 0;
+  return packd_test_run (scorer_suite ());
 }

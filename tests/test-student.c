@@ -6,7 +6,6 @@
  * PEIM + losses, architecture descriptions in model files, a tiny overfit,
  * exact resume, and method 'packd' through the scoring API. */
 #include <check.h>
-#include <glib/gstdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +13,10 @@
 #include "packd-error.h"
 #include "packd-scorer.h"
 #include "packd-student.h"
+#include "packd-threads.h"
 #include "packd-trainer.h"
+#include "student-impl.h"
+#include "test-util.h"
 
 /* ---- tiny random configuration (no teacher needed) ---------------------- */
 
@@ -221,14 +223,6 @@ END_TEST
 
 #define TEX 64
 
-static const char *
-teacher_path (void)
-{
-  const char *p = g_getenv ("PACKD_TEACHER");
-  ck_assert_msg (p != NULL, "PACKD_TEACHER is not set");
-  return p;
-}
-
 /* Category 0: stripes, category 1: a dot lattice; image i varies the phase
  * and the noise.  blob paints a dark red disc (the defect). */
 static void
@@ -304,7 +298,37 @@ tiny_real_options (PackdTrainerOptions *o, gboolean peim)
   o->shots[0] = 2;
   o->n_shots = 1;
   o->seed = 3;
-  o->teacher_path = teacher_path ();
+  o->teacher_path = packd_test_teacher_path ();
+}
+
+/* Feature caches: a folder per trainer (as its default temporary one would
+ * be), made under the test run's folder so that they go even when a test
+ * fails before packd_trainer_free(). */
+static GPtrArray *cache_dirs;
+
+static void
+training_setup (void)
+{
+  cache_dirs = g_ptr_array_new_with_free_func (g_free);
+}
+
+static void
+training_teardown (void)
+{
+  for (guint i = 0; i < cache_dirs->len; i++)
+    packd_test_remove_tree (cache_dirs->pdata[i]);
+  g_clear_pointer (&cache_dirs, g_ptr_array_unref);
+}
+
+static PackdTrainer *
+trainer_new (PackdTrainerOptions *o, const PackdImageSource *src, const char *resume_path,
+    GError **error)
+{
+  char *cache = packd_test_make_tmp_dir ("train-cache");
+
+  g_ptr_array_add (cache_dirs, cache);
+  o->cache_dir = cache;
+  return packd_trainer_new (o, src, resume_path, error);
 }
 
 /* Trains steps steps; returns the trainer (mean KD of the first / last 3
@@ -320,7 +344,7 @@ train_tiny (int steps, gboolean peim, TextureSource *ts, double *kd_first, doubl
 
   tiny_real_options (&o, peim);
   texture_source_init (&src, ts);
-  t = packd_trainer_new (&o, &src, NULL, &err);
+  t = trainer_new (&o, &src, NULL, &err);
   ck_assert_msg (t != NULL, "trainer: %s", err ? err->message : "?");
   for (int i = 0; i < steps; i++) {
     PackdLossTerms terms;
@@ -357,14 +381,14 @@ START_TEST (test_resume_exact)
   PackdTrainerOptions o;
   PackdImageSource src;
   GError *err = NULL;
-  char *dir = g_dir_make_tmp ("packd-resume-XXXXXX", NULL);
+  char *dir = packd_test_make_tmp_dir ("resume");
   char *ckpt = g_build_filename (dir, "ckpt.safetensors", NULL);
   PackdTrainer *straight, *half, *resumed;
 
   tiny_real_options (&o, TRUE);
   texture_source_init (&src, &ts);
-  straight = packd_trainer_new (&o, &src, NULL, &err);
-  half = packd_trainer_new (&o, &src, NULL, &err);
+  straight = trainer_new (&o, &src, NULL, &err);
+  half = trainer_new (&o, &src, NULL, &err);
   ck_assert_ptr_nonnull (straight);
   ck_assert_ptr_nonnull (half);
   for (int i = 0; i < 6; i++)
@@ -373,7 +397,7 @@ START_TEST (test_resume_exact)
     ck_assert (packd_trainer_step (half, NULL, NULL));
   ck_assert (packd_trainer_save_checkpoint (half, ckpt, &err));
   packd_trainer_free (half);
-  resumed = packd_trainer_new (&o, &src, ckpt, &err);
+  resumed = trainer_new (&o, &src, ckpt, &err);
   ck_assert_msg (resumed != NULL, "resume: %s", err ? err->message : "?");
   ck_assert_int_eq (packd_trainer_get_step (resumed), 3);
   for (int i = 0; i < 3; i++)
@@ -399,8 +423,7 @@ START_TEST (test_resume_exact)
   /* and the resumed run did train: it differs from a fresh 3-step run */
   packd_trainer_free (straight);
   packd_trainer_free (resumed);
-  g_unlink (ckpt);
-  g_rmdir (dir);
+  packd_test_remove_tree (dir);
   g_free (ckpt);
   g_free (dir);
   packd_trainer_options_clear (&o);
@@ -421,7 +444,7 @@ static void
 write_model (const char *path, PackdStudent *student, const char *arch_override)
 {
   GError *err = NULL;
-  PackdSafetensors *teacher = packd_safetensors_open (teacher_path (), &err);
+  PackdSafetensors *teacher = packd_safetensors_open (packd_test_teacher_path (), &err);
   PackdSafetensorsWriter *w = packd_safetensors_writer_new ();
 
   ck_assert_ptr_nonnull (teacher);
@@ -437,7 +460,7 @@ START_TEST (test_arch_corrupt)
 {
   PackdTrainerOptions o;
   PackdStudent *student;
-  char *dir = g_dir_make_tmp ("packd-arch-XXXXXX", NULL);
+  char *dir = packd_test_make_tmp_dir ("arch");
   char *path = g_build_filename (dir, "model.safetensors", NULL);
   char *good, *bad[8];
   int n_bad = 0;
@@ -475,15 +498,14 @@ START_TEST (test_arch_corrupt)
     g_free (bad[i]);
   }
   /* no description at all, e.g. a teacher file given as a PACKD model */
-  m = packd_model_load (teacher_path (), &err);
+  m = packd_model_load (packd_test_teacher_path (), &err);
   ck_assert_ptr_null (m);
   ck_assert_int_eq (err->code, PACKD_ERROR_MODEL);
   g_clear_error (&err);
 
   g_free (good);
   packd_student_free (student);
-  g_unlink (path);
-  g_rmdir (dir);
+  packd_test_remove_tree (dir);
   g_free (path);
   g_free (dir);
   packd_trainer_options_clear (&o);
@@ -496,7 +518,7 @@ START_TEST (test_scorer_packd)
 {
   TextureSource ts;
   PackdTrainer *t = train_tiny (60, TRUE, &ts, NULL, NULL);
-  char *dir = g_dir_make_tmp ("packd-scorer-XXXXXX", NULL);
+  char *dir = packd_test_make_tmp_dir ("scorer");
   char *path = g_build_filename (dir, "model.safetensors", NULL);
   guint8 support_px[3][TEX * TEX * 3], clean[TEX * TEX * 3], blob[TEX * TEX * 3];
   PackdImage support[3], img = { clean, TEX, TEX, TEX * 3, PACKD_PIXEL_RGB };
@@ -554,10 +576,192 @@ START_TEST (test_scorer_packd)
   packd_support_unref (sup);
   ck_assert (packd_scorer_score (scorer, &img, &r, &err));
   packd_scorer_free (scorer);
-  g_unlink (path);
-  g_rmdir (dir);
+  packd_test_remove_tree (dir);
   g_free (path);
   g_free (dir);
+}
+END_TEST
+
+/* ---- method 'combined': packd and knn maps over their thresholds, summed ---- */
+
+/* Scores img with a fresh scorer of the given method on support; copies the
+ * map into map (TEX * TEX) and returns the support threshold. */
+static float
+score_with (const char *path, PackdMethod method, const PackdImage *support, int n,
+    const PackdImage *img, float *map, float *raw)
+{
+  GError *err = NULL;
+  PackdScorer *scorer = packd_scorer_new (path, method, &err);
+  PackdSupport *sup;
+  PackdResult r;
+  float threshold;
+
+  ck_assert_msg (scorer != NULL, "%s", err ? err->message : "?");
+  sup = packd_scorer_build_support (scorer, support, n, &err);
+  ck_assert_msg (sup != NULL, "%s", err ? err->message : "?");
+  threshold = packd_support_get_threshold (sup);
+  packd_scorer_set_support (scorer, sup);
+  packd_support_unref (sup);
+  ck_assert (packd_scorer_score (scorer, img, &r, &err));
+  /* knn works at its default size; combined brings its map to the student's */
+  if (r.map_size == TEX)
+    memcpy (map, r.map, sizeof (float) * TEX * TEX);
+  else
+    packd_result_resample_map (&r, map, TEX, TEX);
+  *raw = r.raw_score;
+  packd_scorer_free (scorer);
+  return threshold;
+}
+
+START_TEST (test_scorer_combined)
+{
+  TextureSource ts;
+  PackdTrainer *t = train_tiny (30, TRUE, &ts, NULL, NULL);
+  char *dir = packd_test_make_tmp_dir ("combined");
+  char *path = g_build_filename (dir, "model.safetensors", NULL);
+  guint8 support_px[3][TEX * TEX * 3], clean[TEX * TEX * 3], blob[TEX * TEX * 3];
+  PackdImage support[3], img = { blob, TEX, TEX, TEX * 3, PACKD_PIXEL_RGB };
+  float *map_p = g_new (float, TEX * TEX), *map_k = g_new (float, TEX * TEX);
+  float *map_c = g_new (float, TEX * TEX);
+  float thr_p, thr_k, thr_c, raw_p, raw_k, raw_c, raw_clean, peak = -INFINITY;
+  PackdMethod m;
+  GError *err = NULL;
+
+  ck_assert (packd_method_from_string ("combined", &m) && m == PACKD_METHOD_COMBINED);
+  ck_assert_str_eq (packd_method_to_string (PACKD_METHOD_COMBINED), "combined");
+  ck_assert (packd_trainer_save_model (t, path, &err));
+  packd_trainer_free (t);
+  for (int i = 0; i < 3; i++) {
+    texture_fill (support_px[i], 0, 20 + i, FALSE);
+    support[i] = (PackdImage) { support_px[i], TEX, TEX, TEX * 3, PACKD_PIXEL_RGB };
+  }
+  texture_fill (clean, 0, 30, FALSE);
+  texture_fill (blob, 0, 30, TRUE);
+
+  thr_p = score_with (path, PACKD_METHOD_PACKD, support, 3, &img, map_p, &raw_p);
+  thr_k = score_with (path, PACKD_METHOD_KNN, support, 3, &img, map_k, &raw_k);
+  thr_c = score_with (path, PACKD_METHOD_COMBINED, support, 3, &img, map_c, &raw_c);
+  ck_assert_float_gt (thr_p, 0);
+  ck_assert_float_gt (thr_k, 0);
+  /* each map at its own threshold sums to 2 */
+  ck_assert_float_eq_tol (thr_c, 2.f, 1e-6f);
+  for (int i = 0; i < TEX * TEX; i++) {
+    float want = map_p[i] / thr_p + map_k[i] / thr_k;
+    ck_assert_float_eq_tol (map_c[i], want, 1e-5f * (1.f + want));
+    peak = MAX (peak, want);
+  }
+  ck_assert_float_eq_tol (raw_c, peak, 1e-5f * (1.f + peak));
+  /* the blob scores above the clean texture */
+  img.pixels = clean;
+  score_with (path, PACKD_METHOD_COMBINED, support, 3, &img, map_c, &raw_clean);
+  ck_assert_float_gt (raw_c, raw_clean);
+  /* a teacher file has no student: combined refuses it */
+  ck_assert_ptr_null (packd_scorer_new (packd_test_teacher_path (), PACKD_METHOD_COMBINED, &err));
+  ck_assert_ptr_nonnull (err);
+  g_clear_error (&err);
+
+  g_free (map_p);
+  g_free (map_k);
+  g_free (map_c);
+  packd_test_remove_tree (dir);
+  g_free (path);
+  g_free (dir);
+}
+END_TEST
+
+/* ---- the inference forward against the reference path ------------------- */
+
+/* Folded BN, fused activations, packed GEMMs, fused blocks and the pooled
+ * PEIM give the unit-by-unit eval forward's features, on 1 and 2 threads,
+ * with BN statistics, affine terms and the level-4 projection away from
+ * their initial values (so a wrong fold cannot hide). */
+static void
+check_inference_forward (gboolean peim)
+{
+  GRand *rng = g_rand_new_with_seed (peim ? 21 : 22);
+  PackdStudentArch a;
+  PackdStudent *s;
+  PackdStudentRun *fast, *ref;
+  const int B = 2;
+
+  tiny_arch (&a, peim);
+  s = packd_student_new (&a, 9, NULL);
+  ck_assert_ptr_nonnull (s);
+  for (guint i = 0; i < s->params->len; i++) {
+    StudentParam *p = g_ptr_array_index (s->params, i);
+    for (int64_t j = 0; j < p->n; j++) {
+      if (g_str_has_suffix (p->name, "running_var"))
+        p->data[j] = (float) g_rand_double_range (rng, 0.2, 3.0);
+      else if (g_str_has_suffix (p->name, "gamma"))
+        p->data[j] = (float) g_rand_double_range (rng, 0.5, 1.5);
+      else if (g_str_has_suffix (p->name, "running_mean") || g_str_has_suffix (p->name, "beta")
+          || g_str_has_suffix (p->name, "bias") || g_str_has_suffix (p->name, "proj"))
+        p->data[j] += (float) g_rand_double_range (rng, -0.5, 0.5);
+    }
+  }
+  fast = packd_student_run_new (s, B, 1, FALSE, NULL);
+  ref = packd_student_run_new (s, B, 1, FALSE, NULL);
+  ck_assert (fast && ref);
+  student_run_set_reference (ref, TRUE);
+  for (int L = 1; L <= 3; L++) {
+    PackdTensor *t = packd_student_run_teacher (fast, L);
+    for (int64_t i = 0; i < packd_tensor_numel (t); i++)
+      t->data[i] = (float) g_rand_double_range (rng, 0, 2);
+    memcpy (packd_student_run_teacher (ref, L)->data, t->data,
+        packd_tensor_numel (t) * sizeof (float));
+  }
+  if (peim) {
+    for (int L = 2; L <= 4; L++) {
+      const int64_t n = (int64_t) a.prototypes * a.tap_channels[L - 1];
+      float *p = g_new (float, n);
+      for (int b = 0; b < B; b++) {
+        for (int64_t i = 0; i < n; i++)
+          p[i] = (float) g_rand_double_range (rng, -1, 2);
+        packd_student_run_set_prototypes (fast, b, L, p);
+        packd_student_run_set_prototypes (ref, b, L, p);
+      }
+      g_free (p);
+    }
+  }
+  packd_student_run_forward (ref, FALSE);
+  for (int threads = 1; threads <= 2; threads++) {
+    packd_threads_set_default (threads);
+    for (int L = 1; L <= 3; L++)
+      memset (packd_student_run_student (fast, L)->data, 0xff,
+          packd_tensor_numel (packd_student_run_student (fast, L)) * sizeof (float));
+    packd_student_run_forward (fast, FALSE);
+    for (int L = 1; L <= 3; L++) {
+      const PackdTensor *f = packd_student_run_student (fast, L);
+      const PackdTensor *r = packd_student_run_student (ref, L);
+      double max_ref = 0, max_diff = 0;
+      ck_assert_int_eq (packd_tensor_numel (f), packd_tensor_numel (r));
+      for (int64_t i = 0; i < packd_tensor_numel (r); i++) {
+        max_ref = MAX (max_ref, fabs (r->data[i]));
+        max_diff = MAX (max_diff, fabs ((double) f->data[i] - r->data[i]));
+        ck_assert (isfinite (f->data[i]));
+      }
+      ck_assert_msg (max_ref > 0.1, "level %d: degenerate reference", L);
+      ck_assert_msg (max_diff <= 1e-5 * (1 + max_ref), "level %d, %d thread(s): |fast - ref| %g "
+          "(max |ref| %g)", L, threads, max_diff, max_ref);
+    }
+  }
+  packd_threads_set_default (0);
+  packd_student_run_free (fast);
+  packd_student_run_free (ref);
+  packd_student_free (s);
+  packd_student_arch_clear (&a);
+  g_rand_free (rng);
+}
+
+START_TEST (test_inference_forward_peim)
+{
+  check_inference_forward (TRUE);
+}
+END_TEST
+
+START_TEST (test_inference_forward_plain)
+{
+  check_inference_forward (FALSE);
 }
 END_TEST
 
@@ -572,11 +776,17 @@ student_suite (void)
   tc = tcase_create ("model");
   tcase_add_test (tc, test_arch_corrupt);
   suite_add_tcase (s, tc);
+  tc = tcase_create ("inference");
+  tcase_add_test (tc, test_inference_forward_peim);
+  tcase_add_test (tc, test_inference_forward_plain);
+  suite_add_tcase (s, tc);
   tc = tcase_create ("training");
   tcase_set_timeout (tc, 300);
+  tcase_add_checked_fixture (tc, training_setup, training_teardown);
   tcase_add_test (tc, test_overfit);
   tcase_add_test (tc, test_resume_exact);
   tcase_add_test (tc, test_scorer_packd);
+  tcase_add_test (tc, test_scorer_combined);
   suite_add_tcase (s, tc);
   return s;
 }
@@ -584,10 +794,5 @@ student_suite (void)
 int
 main (void)
 {
-  SRunner *sr = srunner_create (student_suite ());
-  int failed;
-  srunner_run_all (sr, CK_NORMAL);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed == 0 ? 0 : 1;
+  return packd_test_run (student_suite ());
 }

@@ -219,3 +219,58 @@ eval_grid_clear (EvalGrid *grid)
     g_free (grid->maps[i]);
   memset (grid, 0, sizeof *grid);
 }
+char *
+eval_report_path_for (const char *path, const char *category, gboolean several)
+{
+  const char *dot;
+
+  if (!several)
+    return g_strdup (path);
+  dot = strrchr (path, '.');
+  if (!dot || strchr (dot, G_DIR_SEPARATOR))
+    return g_strdup_printf ("%s-%s.png", path, category);
+  return g_strdup_printf ("%.*s-%s%s", (int) (dot - path), path, category, dot);
+}
+
+char **
+eval_resolve_categories (const char *data, const char *categories, GError **error)
+{
+  char *self_train;
+  char **names, **dirs;
+
+  if (!categories) {
+    /* --data pointing at one category folder. */
+    self_train = g_build_filename (data, "train", "good", NULL);
+    if (g_file_test (self_train, G_FILE_TEST_IS_DIR)) {
+      g_free (self_train);
+      dirs = g_new0 (char *, 2);
+      dirs[0] = g_strdup (data);
+      return dirs;
+    }
+    g_free (self_train);
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_INVALID_ARGUMENT,
+        "%s is not a category folder: give --category NAME[,NAME] or --category all", data);
+    return NULL;
+  }
+  if (strcmp (categories, "all") == 0)
+    names = packd_dataset_list_categories (data, error);
+  else
+    names = g_strsplit (categories, ",", -1);
+  if (!names)
+    return NULL;
+  dirs = g_new0 (char *, g_strv_length (names) + 1);
+  for (int i = 0; names[i]; i++)
+    dirs[i] = g_build_filename (data, g_strstrip (names[i]), NULL);
+  g_strfreev (names);
+  return dirs;
+}
+
+char *
+eval_model_for_category (const char *pattern, const char *category)
+{
+  char **parts = g_strsplit (pattern, "%s", -1);
+  char *path = g_strjoinv (category, parts);
+
+  g_strfreev (parts);
+  return path;
+}

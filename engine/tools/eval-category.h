@@ -39,6 +39,15 @@ const PackdRgbImage *eval_category_train_image (EvalCategory *c, guint index, GE
 const char *eval_category_test_name (const EvalCategory *c, guint i);
 PackdImage eval_image_view (const PackdRgbImage *img);
 
+/* Category folders to evaluate: categories is NAME[,NAME] or "all" under
+ * the data root, or NULL when data is one category folder itself.  A
+ * NULL-terminated list of paths, or NULL with error set. */
+char **eval_resolve_categories (const char *data, const char *categories, GError **error);
+/* pattern with every "%s" replaced by the category name (per-category models). */
+char *eval_model_for_category (const char *pattern, const char *category);
+/* One report per category when several are evaluated: OUT.png -> OUT-NAME.png. */
+char *eval_report_path_for (const char *path, const char *category, gboolean several);
+
 /* The example grid of the report, taken from one run. */
 #define EVAL_GRID_PER_ROW 4
 #define EVAL_GRID_TILES (EVAL_REPORT_ROWS * EVAL_GRID_PER_ROW)

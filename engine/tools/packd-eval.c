@@ -11,7 +11,7 @@
  * images.  Mean ± std over runs, as a table on stdout and as JSON.
  *
  *   packd-eval --data DIR --category NAME[,NAME|all] --shots 2,4,8 --runs 10
- *              --method knn|packd [--model FILE] [--size 256] [--json OUT.json]
+ *              --method knn|packd|combined [--model FILE] [--size 256] [--json OUT.json]
  *              [--report OUT.png] [--threads N] [--supports a.png,b.png,...]
  *              [--scores OUT.csv] [--seed-base 0] [--exclude DEFECT,...]
  *              [--model-pattern 'models/loo-%s.safetensors']
@@ -22,6 +22,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <json-glib/json-glib.h>
@@ -31,6 +32,7 @@
 #include "packd-imageio.h"
 #include "packd-metrics.h"
 #include "packd-scorer.h"
+#include "scorer-impl.h"
 #include "eval-category.h"
 #include "eval-report.h"
 
@@ -38,9 +40,10 @@
 
 typedef struct {
   char *data, *categories, *shots, *method_name, *model, *json, *report, *supports, *scores;
-  char *exclude, *model_pattern;
+  char *exclude, *model_pattern, *calibration;
   int runs, size, threads, seed_base;
   PackdMethod method;
+  gboolean calibration_max;     /* --calibration max: the first rule, from the support's scores */
   int *k_list, n_k;
 } Options;
 
@@ -58,7 +61,8 @@ typedef struct {
   GArray *values[N_METRICS];    /* doubles, one per run (pixel ones may be empty) */
   GPtrArray *supports;          /* per run: GStrv of relative paths */
   GArray *seeds;                /* gint64, -1 for --supports */
-  double seconds;
+  GPtrArray *calibration;       /* per run: GArray of the support's calibration scores (float) */
+  double seconds, cpu_seconds;  /* wall clock; CPU time of the process */
   guint n_scored;
   EvalReportCurve curve;
 } KResult;
@@ -112,6 +116,18 @@ parse_k_list (const char *s, Options *o, GError **error)
   return ok && o->n_k > 0;
 }
 
+/* User + system time of the whole process: with a busy machine the wall
+ * clock says little, CPU seconds / threads is the time on an idle one. */
+static double
+process_cpu_seconds (void)
+{
+  struct rusage u;
+
+  if (getrusage (RUSAGE_SELF, &u) != 0)
+    return 0;
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 static void
 k_result_init (KResult *r, int k)
 {
@@ -121,6 +137,7 @@ k_result_init (KResult *r, int k)
     r->values[m] = g_array_new (FALSE, FALSE, sizeof (double));
   r->supports = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
   r->seeds = g_array_new (FALSE, FALSE, sizeof (gint64));
+  r->calibration = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
 }
 
 static void
@@ -130,6 +147,7 @@ k_result_clear (KResult *r)
     g_array_unref (r->values[m]);
   g_ptr_array_unref (r->supports);
   g_array_unref (r->seeds);
+  g_ptr_array_unref (r->calibration);
   packd_roc_curve_clear (&r->curve.roc);
 }
 
@@ -176,19 +194,6 @@ csv_write_run (FILE *csv, const EvalCategory *c, int k, int run, gint64 seed, fl
   }
 }
 
-static char *
-report_path_for (const char *path, const char *category, gboolean several)
-{
-  const char *dot;
-
-  if (!several)
-    return g_strdup (path);
-  dot = strrchr (path, '.');
-  if (!dot || strchr (dot, G_DIR_SEPARATOR))
-    return g_strdup_printf ("%s-%s.png", path, category);
-  return g_strdup_printf ("%.*s-%s%s", (int) (dot - path), path, category, dot);
-}
-
 static gboolean
 evaluate_k (const Options *o, PackdScorer *scorer, EvalCategory *c, KResult *r, Progress *prog,
     FILE *csv, EvalGrid *grid, gboolean want_grid, GError **error)
@@ -197,6 +202,7 @@ evaluate_k (const Options *o, PackdScorer *scorer, EvalCategory *c, KResult *r, 
   guint *idx = g_new (guint, r->k);
   PackdImage *sup_imgs = g_new (PackdImage, r->k);
   gint64 t0 = g_get_monotonic_time ();
+  double cpu0 = process_cpu_seconds ();
   gboolean ok = FALSE;
 
   for (int run = 0; run < runs; run++) {
@@ -228,6 +234,17 @@ evaluate_k (const Options *o, PackdScorer *scorer, EvalCategory *c, KResult *r, 
       goto out;
     packd_scorer_set_support (scorer, support);
     threshold = packd_support_get_threshold (support);
+    {
+      /* Kept so other threshold rules can be judged offline (JSON). */
+      int n_cal;
+      const float *cal = packd_support_get_calibration_scores (support, &n_cal);
+      GArray *a = g_array_sized_new (FALSE, FALSE, sizeof (float), n_cal);
+
+      g_array_append_vals (a, cal, n_cal);
+      g_ptr_array_add (r->calibration, a);
+      if (o->calibration_max && n_cal > 0)
+        threshold = packd_calibration_threshold_rule (PACKD_CALIBRATION_MAX, cal, n_cal);
+    }
     packd_support_unref (support);
 
     for (guint i = 0; i < c->n; i++) {
@@ -287,6 +304,7 @@ evaluate_k (const Options *o, PackdScorer *scorer, EvalCategory *c, KResult *r, 
 out:
   packd_scorer_set_support (scorer, NULL);
   r->seconds = (g_get_monotonic_time () - t0) / 1e6;
+  r->cpu_seconds = process_cpu_seconds () - cpu0;
   g_free (idx);
   g_free (sup_imgs);
   return ok;
@@ -362,8 +380,21 @@ json_add_result (JsonBuilder *b, const Options *o, const EvalCategory *c, const 
     json_builder_end_array (b);
   }
   json_builder_end_array (b);
+  json_builder_set_member_name (b, "calibration_scores");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < r->calibration->len; i++) {
+    const GArray *a = r->calibration->pdata[i];
+
+    json_builder_begin_array (b);
+    for (guint j = 0; j < a->len; j++)
+      json_builder_add_double_value (b, g_array_index (a, float, j));
+    json_builder_end_array (b);
+  }
+  json_builder_end_array (b);
   json_builder_set_member_name (b, "seconds");
   json_builder_add_double_value (b, r->seconds);
+  json_builder_set_member_name (b, "cpu_seconds");
+  json_builder_add_double_value (b, r->cpu_seconds);
   json_builder_set_member_name (b, "images_per_second");
   json_builder_add_double_value (b, r->seconds > 0 ? r->n_scored / r->seconds : 0);
   json_builder_end_object (b);
@@ -452,6 +483,7 @@ evaluate_category (const Options *o, PackdScorer *scorer, const char *dir, JsonB
   KResult *results = g_new0 (KResult, o->n_k);
   EvalCategory *c;
   gint64 t0 = g_get_monotonic_time ();
+  double cpu0 = process_cpu_seconds ();
   int n_done = 0;
   gboolean ok = FALSE;
 
@@ -474,8 +506,8 @@ evaluate_category (const Options *o, PackdScorer *scorer, const char *dir, JsonB
     json_add_result (jb, o, c, &results[i]);
   }
   g_string_append_printf (notes, "- %s: %u test images (%u defective), %u train/good; "
-      "%.0f s, %.1f images/s%s%s\n", c->ds->name, c->n, c->n_defective, c->ds->n_train,
-      (g_get_monotonic_time () - t0) / 1e6,
+      "%.0f s (CPU %.0f s), %.1f images/s%s%s\n", c->ds->name, c->n, c->n_defective,
+      c->ds->n_train, (g_get_monotonic_time () - t0) / 1e6, process_cpu_seconds () - cpu0,
       prog.done / MAX ((g_get_monotonic_time () - prog.start_us) / 1e6, 1e-9),
       c->pixel_note ? "; pixel metrics skipped: " : "", c->pixel_note ? c->pixel_note : "");
   if (report_path && grid.ready && !write_report (o, c, results, &grid, report_path, error))
@@ -521,6 +553,8 @@ json_begin_document (JsonBuilder *jb, const Options *o)
   json_builder_add_int_value (jb, o->supports ? 1 : o->runs);
   json_builder_set_member_name (jb, "seed_base");
   json_builder_add_int_value (jb, o->seed_base);
+  json_builder_set_member_name (jb, "calibration");
+  json_builder_add_string_value (jb, o->calibration_max ? "max" : "mean");
   json_builder_set_member_name (jb, "sampling");
   json_builder_add_string_value (jb, o->supports ? "given --supports" :
       "sorted(numpy.random.default_rng(seed).choice(n_train, k, replace=False))");
@@ -532,39 +566,6 @@ json_begin_document (JsonBuilder *jb, const Options *o)
   json_builder_begin_array (jb);
 }
 
-static char **
-resolve_categories (const Options *o, GError **error)
-{
-  char *self_train;
-  char **names, **dirs;
-
-  if (!o->categories) {
-    /* --data pointing at one category folder. */
-    self_train = g_build_filename (o->data, "train", "good", NULL);
-    if (g_file_test (self_train, G_FILE_TEST_IS_DIR)) {
-      g_free (self_train);
-      dirs = g_new0 (char *, 2);
-      dirs[0] = g_strdup (o->data);
-      return dirs;
-    }
-    g_free (self_train);
-    g_set_error (error, PACKD_ERROR, PACKD_ERROR_INVALID_ARGUMENT,
-        "%s is not a category folder: give --category NAME[,NAME] or --category all", o->data);
-    return NULL;
-  }
-  if (strcmp (o->categories, "all") == 0)
-    names = packd_dataset_list_categories (o->data, error);
-  else
-    names = g_strsplit (o->categories, ",", -1);
-  if (!names)
-    return NULL;
-  dirs = g_new0 (char *, g_strv_length (names) + 1);
-  for (int i = 0; names[i]; i++)
-    dirs[i] = g_build_filename (o->data, g_strstrip (names[i]), NULL);
-  g_strfreev (names);
-  return dirs;
-}
-
 static gboolean
 check_options (Options *o, GError **error)
 {
@@ -574,7 +575,7 @@ check_options (Options *o, GError **error)
   }
   if (!packd_method_from_string (o->method_name, &o->method)) {
     g_set_error (error, PACKD_ERROR, PACKD_ERROR_INVALID_ARGUMENT,
-        "--method: unknown method '%s' (knn or packd)", o->method_name);
+        "--method: unknown method '%s' (knn, packd or combined)", o->method_name);
     return FALSE;
   }
   if (o->runs < 1 || (o->size != 0 && o->size < 32) || o->threads < 0 || o->seed_base < 0) {
@@ -582,6 +583,13 @@ check_options (Options *o, GError **error)
         "--runs must be >= 1, --size >= 32, --threads >= 0, --seed-base >= 0");
     return FALSE;
   }
+  if (o->calibration && strcmp (o->calibration, "mean") != 0
+      && strcmp (o->calibration, "max") != 0) {
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_INVALID_ARGUMENT,
+        "--calibration: unknown rule '%s' (mean or max)", o->calibration);
+    return FALSE;
+  }
+  o->calibration_max = g_strcmp0 (o->calibration, "max") == 0;
   if (o->model && o->model_pattern) {
     g_set_error (error, PACKD_ERROR, PACKD_ERROR_INVALID_ARGUMENT,
         "give --model or --model-pattern, not both");
@@ -598,17 +606,6 @@ check_options (Options *o, GError **error)
     return TRUE;
   }
   return parse_k_list (o->shots, o, error);
-}
-
-/* The pattern with every "%s" replaced by the category name. */
-static char *
-model_for_category (const char *pattern, const char *category)
-{
-  char **parts = g_strsplit (pattern, "%s", -1);
-  char *path = g_strjoinv (category, parts);
-
-  g_strfreev (parts);
-  return path;
 }
 
 static PackdScorer *
@@ -644,7 +641,7 @@ main (int argc, char **argv)
     { "shots", 'k', 0, G_OPTION_ARG_STRING, &o.shots, "Support sizes (default 2,4,8)", "K,K" },
     { "runs", 'r', 0, G_OPTION_ARG_INT, &o.runs, "Support draws per k (default 10)", "N" },
     { "seed-base", 0, 0, G_OPTION_ARG_INT, &o.seed_base, "First seed (default 0)", "S" },
-    { "method", 0, 0, G_OPTION_ARG_STRING, &o.method_name, "knn (default) or packd", "M" },
+    { "method", 0, 0, G_OPTION_ARG_STRING, &o.method_name, "knn (default), packd or combined (packd + knn; both need a PACKD model)", "M" },
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model,
       "Model file (default: $PACKD_MODEL, else the teacher)", "FILE" },
     { "model-pattern", 0, 0, G_OPTION_ARG_FILENAME, &o.model_pattern,
@@ -653,6 +650,9 @@ main (int argc, char **argv)
     { "threads", 't', 0, G_OPTION_ARG_INT, &o.threads, "Scoring threads (default: all)", "N" },
     { "supports", 0, 0, G_OPTION_ARG_STRING, &o.supports,
       "One given support set (train/good file names) instead of seeded draws", "A,B,..." },
+    { "calibration", 0, 0, G_OPTION_ARG_STRING, &o.calibration,
+      "Threshold rule: mean (default, 1.15 x mean of the support's good-image scores) or max "
+      "(the first rule, 1.1 x their max)", "RULE" },
     { "exclude", 0, 0, G_OPTION_ARG_STRING, &o.exclude,
       "Leave out these test folders (e.g. defective_p033)", "DEFECT,..." },
     { "json", 'j', 0, G_OPTION_ARG_FILENAME, &o.json, "Write results as JSON", "OUT.json" },
@@ -703,7 +703,7 @@ main (int argc, char **argv)
     const char *env = g_getenv ("PACKD_MODEL");
     o.model = g_strdup (env && *env ? env : PACKD_DEFAULT_TEACHER);
   }
-  dirs = resolve_categories (&o, &err);
+  dirs = eval_resolve_categories (o.data, o.categories, &err);
   if (!dirs)
     goto out;
   if (o.supports && g_strv_length (dirs) != 1) {
@@ -727,11 +727,11 @@ main (int argc, char **argv)
   print_table_header ();
   for (int i = 0; dirs[i]; i++) {
     char *name = g_path_get_basename (dirs[i]);
-    char *report = o.report ? report_path_for (o.report, name, dirs[1] != NULL) : NULL;
+    char *report = o.report ? eval_report_path_for (o.report, name, dirs[1] != NULL) : NULL;
 
     if (o.model_pattern) {
       g_free (o.model);
-      o.model = model_for_category (o.model_pattern, name);
+      o.model = eval_model_for_category (o.model_pattern, name);
       g_clear_pointer (&scorer, packd_scorer_free);
       scorer = open_scorer (&o, &err);
     }
@@ -783,5 +783,6 @@ out:
   g_free (o.scores);
   g_free (o.exclude);
   g_free (o.model_pattern);
+  g_free (o.calibration);
   return status;
 }
