@@ -157,6 +157,8 @@ gst_packd_filter_method_get_type (void)
     {PACKD_METHOD_KNN, "Training-free nearest-neighbour scoring of teacher features "
           "(PatchCore-style)", "knn"},
     {PACKD_METHOD_PACKD, "Trained PACKD student (needs a PACKD model file)", "packd"},
+    {PACKD_METHOD_COMBINED, "PACKD and knn maps, each over its calibrated threshold, "
+          "summed (needs a PACKD model file)", "combined"},
     {0, NULL, NULL},
   };
 

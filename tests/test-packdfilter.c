@@ -705,6 +705,15 @@ GST_START_TEST (test_error_packd_method_needs_packd_model)
 
 GST_END_TEST;
 
+GST_START_TEST (test_error_combined_method_needs_packd_model)
+{
+  GstElement *filter = filter_new (support_checker);
+  gst_util_set_object_arg (G_OBJECT (filter), "method", "combined");
+  expect_start_error (filter, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "combined");
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_error_missing_support_image)
 {
   gchar *missing = g_build_filename (tmpdir, "gone.png", NULL);
@@ -788,6 +797,7 @@ packdfilter_suite (void)
   tcase_add_test (tc, test_error_missing_model);
   tcase_add_test (tc, test_error_corrupt_model);
   tcase_add_test (tc, test_error_packd_method_needs_packd_model);
+  tcase_add_test (tc, test_error_combined_method_needs_packd_model);
   tcase_add_test (tc, test_error_missing_support_image);
   tcase_add_test (tc, test_error_unreadable_support_image);
   tcase_add_test (tc, test_error_no_support_images);
