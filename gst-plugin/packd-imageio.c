@@ -241,6 +241,25 @@ on_autoplug_continue (GstElement *decodebin, GstPad *pad, GstCaps *caps, gpointe
       || gst_structure_has_name (s, "video/x-raw"));
 }
 
+/* No demuxers: an image file holds one picture, and gst-libav's avdemux_gif
+ * (found by fuzzing) blocks on a corrupt GIF under a lock that the pipeline's
+ * shutdown then waits for, for ever.  Image decoders take the file directly. */
+/* decodebin's "autoplug-select" return values (its enum is not installed) */
+typedef enum
+{
+  AUTOPLUG_SELECT_TRY,
+  AUTOPLUG_SELECT_EXPOSE,
+  AUTOPLUG_SELECT_SKIP
+} AutoplugSelectResult;
+
+static AutoplugSelectResult
+on_autoplug_select (GstElement *decodebin, GstPad *pad, GstCaps *caps,
+    GstElementFactory *factory, gpointer data)
+{
+  const gchar *klass = gst_element_factory_get_metadata (factory, GST_ELEMENT_METADATA_KLASS);
+  return klass && strstr (klass, "Demuxer") ? AUTOPLUG_SELECT_SKIP : AUTOPLUG_SELECT_TRY;
+}
+
 /* decodebin exposed every stream and none was video (e.g. a file typefound
  * as subtitles): fail now rather than wait for the preroll timeout. */
 static void
@@ -285,6 +304,7 @@ build_pipeline (const char *path, GBytes *contents, GstElement **appsink, GError
   g_signal_connect (decode, "pad-added", G_CALLBACK (on_pad_added), convert);
   g_signal_connect (decode, "no-more-pads", G_CALLBACK (on_no_more_pads), convert);
   g_signal_connect (decode, "autoplug-continue", G_CALLBACK (on_autoplug_continue), NULL);
+  g_signal_connect (decode, "autoplug-select", G_CALLBACK (on_autoplug_select), NULL);
   gst_element_link (src, decode);
   gst_element_link (convert, sink);
   /* the whole file as one buffer, then end of stream; appsrc queues both */

@@ -226,11 +226,17 @@ packd_overlay_draw (PackdOverlay *overlay, GstVideoFrame *frame,
 
   if (!options->heatmap && !options->regions && !options->score)
     return TRUE;
-  if (has_alpha)
-    frame_premultiply (data, width, height, stride, TRUE);
 
   cairo_surface_t *surface =
       cairo_image_surface_create_for_data (data, format, width, height, stride);
+  /* Cairo refuses sides over 32767, and drawing on its error surface leaks
+   * a pattern (cairo 1.16): leave such frames undrawn. */
+  if (cairo_surface_status (surface) != CAIRO_STATUS_SUCCESS) {
+    cairo_surface_destroy (surface);
+    return FALSE;
+  }
+  if (has_alpha)
+    frame_premultiply (data, width, height, stride, TRUE);
   cairo_t *cr = cairo_create (surface);
   cairo_select_font_face (cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
 
