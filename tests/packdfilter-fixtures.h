@@ -66,4 +66,8 @@ guint64 structure_uint64 (const GstStructure * s, const gchar * field);
 /* Scores of a clean and a defective checker frame with the checker support. */
 void measure_scores (gdouble * clean, gdouble * defect);
 
+/* Going to PAUSED fails with this error; text is in its message or debug
+ * string.  Takes the filter. */
+void expect_start_error (GstElement * filter, GQuark domain, gint code, const gchar * text);
+
 #endif /* PACKDFILTER_FIXTURES_H */

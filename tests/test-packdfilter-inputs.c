@@ -170,34 +170,6 @@ GST_END_TEST;
 /* ------------------------------------------------------------------------ */
 /* Model and support images                                                  */
 
-/* Start fails with this error; text is in its message or debug string (the
- * engine's reason goes to the debug string). */
-static void
-expect_start_error (GstElement * filter, GQuark domain, gint code, const gchar * text)
-{
-  GstBus *bus = gst_bus_new ();
-  GstMessage *msg;
-  GError *error = NULL;
-  gchar *debug = NULL;
-
-  gst_element_set_bus (filter, bus);
-  fail_unless_equals_int (gst_element_set_state (filter, GST_STATE_PAUSED),
-      GST_STATE_CHANGE_FAILURE);
-  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL, "no error message");
-  gst_message_parse_error (msg, &error, &debug);
-  fail_unless (g_error_matches (error, domain, code), "got %s/%d: %s",
-      g_quark_to_string (error->domain), error->code, error->message);
-  fail_unless (strstr (error->message, text) || (debug && strstr (debug, text)),
-      "\"%s\" not in \"%s\" (%s)", text, error->message, debug ? debug : "");
-  g_clear_error (&error);
-  g_free (debug);
-  gst_message_unref (msg);
-  gst_element_set_state (filter, GST_STATE_NULL);
-  gst_element_set_bus (filter, NULL);
-  gst_object_unref (bus);
-  gst_object_unref (filter);
-}
 
 GST_START_TEST (test_error_model_other_architecture)
 {

@@ -645,36 +645,6 @@ GST_START_TEST (test_json_lines_match_meta)
 
 GST_END_TEST;
 
-/* Error paths: the state change fails and the right error is posted. */
-static void
-expect_start_error (GstElement * filter, GQuark domain, gint code, const gchar * mention)
-{
-  GstBus *bus = gst_bus_new ();
-  GstMessage *msg;
-  GError *error = NULL;
-  gchar *debug = NULL;
-
-  gst_element_set_bus (filter, bus);
-  fail_unless_equals_int (gst_element_set_state (filter, GST_STATE_PAUSED),
-      GST_STATE_CHANGE_FAILURE);
-  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL, "no error message");
-  gst_message_parse_error (msg, &error, &debug);
-  GST_INFO ("error: %s (%s)", error->message, debug);
-  fail_unless (g_error_matches (error, domain, code), "got %s/%d: %s",
-      g_quark_to_string (error->domain), error->code, error->message);
-  fail_unless (strstr (error->message, mention) != NULL, "'%s' does not mention '%s'",
-      error->message, mention);
-
-  g_clear_error (&error);
-  g_free (debug);
-  gst_message_unref (msg);
-  fail_unless_equals_int (gst_element_set_state (filter, GST_STATE_NULL),
-      GST_STATE_CHANGE_SUCCESS);
-  gst_element_set_bus (filter, NULL);
-  gst_object_unref (bus);
-  gst_object_unref (filter);
-}
 
 GST_START_TEST (test_error_missing_model)
 {
