@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "packd-error.h"
 #include "packd-safetensors.h"
 #include "teacher-import.h"
 
@@ -48,123 +49,110 @@ static const struct {
   { "dense_3/bias", 0.005762 },
 };
 
-static void fail (const char *format, ...) G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN;
-
-static void
-fail (const char *format, ...)
-{
-  va_list args;
-  va_start (args, format);
-  g_autofree char *msg = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_printerr ("packd-convert-teacher: %s\n", msg);
-  exit (1);
-}
-
 static guint8 *
-read_blob (const char *path, gsize *len)
+read_blob (const char *path, gsize *len, GError **error)
 {
   g_autofree char *text = NULL;
   gsize text_len;
-  g_autoptr (GError) error = NULL;
-  if (!g_file_get_contents (path, &text, &text_len, &error))
-    fail ("cannot read weights: %s", error->message);
-  guint8 *blob = packd_teacher_import_decode_shard (text, text_len, path, len, &error);
-  if (!blob)
-    fail ("%s", error->message);
-  return blob;
+  if (!g_file_get_contents (path, &text, &text_len, error))
+    return NULL;
+  return packd_teacher_import_decode_shard (text, text_len, path, len, error);
 }
 
-static void
-check_blob (const guint8 *blob, gsize len, int64_t needed, char **sha256_out)
+static char *
+check_blob (const guint8 *blob, gsize len, int64_t needed, GError **error)
 {
-  if (needed != EXPECTED_BLOB_BYTES)
-    fail ("the manifest lists %" G_GINT64_FORMAT " parameters, expected %d "
-        "(is this nsfwjs@4.4.0 mobilenet_v2?)", needed, EXPECTED_BLOB_BYTES);
-  if ((int64_t) len != needed)
-    fail ("decoded weights are %" G_GSIZE_FORMAT " bytes but the manifest needs %"
-        G_GINT64_FORMAT " (one byte per uint8 parameter)", len, needed);
+  if (needed != EXPECTED_BLOB_BYTES) {
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_MODEL, "the manifest lists %" G_GINT64_FORMAT
+        " parameters, expected %d (is this nsfwjs@4.4.0 mobilenet_v2?)", needed,
+        EXPECTED_BLOB_BYTES);
+    return NULL;
+  }
+  if ((int64_t) len != needed) {
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_FORMAT, "decoded weights are %" G_GSIZE_FORMAT
+        " bytes but the manifest needs %" G_GINT64_FORMAT " (one byte per uint8 parameter)",
+        len, needed);
+    return NULL;
+  }
 
   char *sha256 = g_compute_checksum_for_data (G_CHECKSUM_SHA256, blob, len);
-  if (strcmp (sha256, EXPECTED_BLOB_SHA256) != 0)
-    fail ("weights sha256 is %s, expected %s: not the pinned nsfwjs@4.4.0 weights",
+  if (strcmp (sha256, EXPECTED_BLOB_SHA256) != 0) {
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_MODEL,
+        "weights sha256 is %s, expected %s: not the pinned nsfwjs@4.4.0 weights",
         sha256, EXPECTED_BLOB_SHA256);
-  *sha256_out = sha256;
+    g_free (sha256);
+    return NULL;
+  }
+  return sha256;
 }
 
-static void
-verify_checksums (GHashTable *weights)
+static gboolean
+verify_checksums (GHashTable *weights, GError **error)
 {
   for (guint i = 0; i < G_N_ELEMENTS (checksums); i++) {
     const PackdImportWeight *w = g_hash_table_lookup (weights, checksums[i].name);
-    if (!w)
-      fail ("checksum tensor %s missing from the manifest", checksums[i].name);
+    if (!w) {
+      g_set_error (error, PACKD_ERROR, PACKD_ERROR_MODEL,
+          "checksum tensor %s missing from the manifest", checksums[i].name);
+      return FALSE;
+    }
     double sum = 0.0;
     for (int64_t j = 0; j < w->numel; j++)
       sum += w->data[j];
     double delta = sum - checksums[i].sum;
     g_print ("  sum %-42s = %+.6f (expected %+.6f, delta %+.1e)\n",
         checksums[i].name, sum, checksums[i].sum, delta);
-    if (fabs (delta) > CHECKSUM_TOLERANCE)
-      fail ("checksum of %s is off by %g (tolerance %g): wrong dequantisation or blob order",
+    if (fabs (delta) > CHECKSUM_TOLERANCE) {
+      g_set_error (error, PACKD_ERROR, PACKD_ERROR_MODEL,
+          "checksum of %s is off by %g (tolerance %g): wrong dequantisation or blob order",
           checksums[i].name, delta, CHECKSUM_TOLERANCE);
+      return FALSE;
+    }
   }
+  return TRUE;
 }
 
-int
-main (int argc, char **argv)
+/* The whole conversion; FALSE with error set when any step or check fails. */
+static gboolean
+convert (const char *model_json, const char *weights_path, const char *out_path,
+    const char *source_note, GError **error)
 {
-  g_autofree char *model_json = NULL, *weights_path = NULL, *out_path = NULL;
-  g_autofree char *source_note = NULL;
-  GOptionEntry entries[] = {
-    { "model-json", 0, 0, G_OPTION_ARG_FILENAME, &model_json,
-      "nsfwjs model.min.js turned into JSON by node", "FILE" },
-    { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights_path,
-      "group1-shard1of1.min.js (base64 weights)", "FILE" },
-    { "out", 0, 0, G_OPTION_ARG_FILENAME, &out_path, "output safetensors file", "FILE" },
-    { "source-note", 0, 0, G_OPTION_ARG_STRING, &source_note,
-      "where the weights came from (stored as metadata \"source\")", "TEXT" },
-    { NULL }
-  };
-  g_autoptr (GOptionContext) context =
-      g_option_context_new ("- convert the nsfwjs MobileNetV2 into a packd teacher file");
-  g_option_context_add_main_entries (context, entries, NULL);
-  g_autoptr (GError) error = NULL;
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    fail ("%s", error->message);
-  if (!model_json || !weights_path || !out_path)
-    fail ("--model-json, --weights and --out are required (see --help)");
-
   g_autofree char *model_text = NULL;
   gsize model_len;
-  if (!g_file_get_contents (model_json, &model_text, &model_len, &error))
-    fail ("%s", error->message);
+  if (!g_file_get_contents (model_json, &model_text, &model_len, error))
+    return FALSE;
   g_autoptr (JsonParser) parser =
-      packd_teacher_import_parse_model (model_text, model_len, model_json, &error);
+      packd_teacher_import_parse_model (model_text, model_len, model_json, error);
   if (!parser)
-    fail ("%s", error->message);
+    return FALSE;
   JsonObject *root = json_node_get_object (json_parser_get_root (parser));
 
   gsize blob_len;
-  g_autofree guint8 *blob = read_blob (weights_path, &blob_len);
+  g_autofree guint8 *blob = read_blob (weights_path, &blob_len, error);
+  if (!blob)
+    return FALSE;
   int64_t total;
-  if (!packd_teacher_import_manifest_total (root, &total, &error))
-    fail ("%s", error->message);
-  g_autofree char *sha256 = NULL;
-  check_blob (blob, blob_len, total, &sha256);
+  if (!packd_teacher_import_manifest_total (root, &total, error))
+    return FALSE;
+  g_autofree char *sha256 = check_blob (blob, blob_len, total, error);
+  if (!sha256)
+    return FALSE;
   g_autoptr (GHashTable) weights =
-      packd_teacher_import_load_weights (root, blob, blob_len, &error);
+      packd_teacher_import_load_weights (root, blob, blob_len, error);
   if (!weights)
-    fail ("%s", error->message);
+    return FALSE;
   g_print ("packd-convert-teacher: %u tensors, %" G_GINT64_FORMAT " uint8 parameters, sha256 %s\n",
       g_hash_table_size (weights), total, sha256);
 
-  verify_checksums (weights);
+  if (!verify_checksums (weights, error))
+    return FALSE;
 
   PackdSafetensorsWriter *writer = packd_safetensors_writer_new ();
   PackdImportStats stats;
-  if (!packd_teacher_import_convert_layers (writer, weights, root, &stats, &error))
-    fail ("%s", error->message);
+  if (!packd_teacher_import_convert_layers (writer, weights, root, &stats, error)) {
+    packd_safetensors_writer_free (writer);
+    return FALSE;
+  }
   g_print ("  %u conv + %u depthwise (BN folded), %u dense layers: %u tensors, %"
       G_GINT64_FORMAT " parameters\n", stats.n_conv, stats.n_depthwise, stats.n_dense,
       2 * (stats.n_conv + stats.n_depthwise + stats.n_dense), stats.n_params);
@@ -187,10 +175,45 @@ main (int argc, char **argv)
       "MIT, Copyright (c) Infinite Red, Inc.; see LICENSE.nsfwjs beside this file");
   packd_safetensors_writer_set_metadata (writer, "weights_sha256", sha256);
 
-  gboolean saved = packd_safetensors_writer_save (writer, out_path, &error);
+  gboolean saved = packd_safetensors_writer_save (writer, out_path, error);
   packd_safetensors_writer_free (writer);
-  if (!saved)
-    fail ("%s", error->message);
-  g_print ("  wrote %s\n", out_path);
-  return 0;
+  if (saved)
+    g_print ("  wrote %s\n", out_path);
+  return saved;
 }
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *model_json = NULL, *weights_path = NULL, *out_path = NULL;
+  g_autofree char *source_note = NULL;
+  GOptionEntry entries[] = {
+    { "model-json", 0, 0, G_OPTION_ARG_FILENAME, &model_json,
+      "nsfwjs model.min.js turned into JSON by node", "FILE" },
+    { "weights", 0, 0, G_OPTION_ARG_FILENAME, &weights_path,
+      "group1-shard1of1.min.js (base64 weights)", "FILE" },
+    { "out", 0, 0, G_OPTION_ARG_FILENAME, &out_path, "output safetensors file", "FILE" },
+    { "source-note", 0, 0, G_OPTION_ARG_STRING, &source_note,
+      "where the weights came from (stored as metadata \"source\")", "TEXT" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context =
+      g_option_context_new ("- convert the nsfwjs MobileNetV2 into a packd teacher file");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    goto failed;
+  if (!model_json || !weights_path || !out_path) {
+    g_set_error (&error, PACKD_ERROR, PACKD_ERROR_INVALID_ARGUMENT,
+        "--model-json, --weights and --out are required (see --help)");
+    goto failed;
+  }
+  if (!convert (model_json, weights_path, out_path, source_note, &error))
+    goto failed;
+  return 0;
+
+failed:
+  g_printerr ("packd-convert-teacher: %s\n", error->message);
+  return 1;
+}
+
