@@ -46,6 +46,59 @@ read_image_file (const char *path, GError **error)
   return g_bytes_new_take (contents, len);
 }
 
+/* Refuses an image whose header declares more than PACKD_IMAGE_MAX_PIXELS. */
+static gboolean
+check_image_size (const char *path, guint64 width, guint64 height, GError **error)
+{
+  if (width * height <= PACKD_IMAGE_MAX_PIXELS)
+    return TRUE;
+  g_set_error (error, PACKD_ERROR, PACKD_ERROR_FORMAT,
+      "%s: image too large: %" G_GUINT64_FORMAT "x%" G_GUINT64_FORMAT " is %.1f megapixels, "
+      "the limit is %.1f", path, width, height, width * height / 1e6,
+      PACKD_IMAGE_MAX_PIXELS / 1e6);
+  return FALSE;
+}
+
+/* The size a PNG, BMP or GIF header declares, read before any decoder runs:
+ * GStreamer's decoders allocate their frame before anything downstream can
+ * refuse its caps.  FALSE for other formats (JPEG is checked by libjpeg's
+ * header reader; TIFF, PNM, ... have no limit) and short headers. */
+/* byte by byte: header fields are not aligned (GST_READ_* may load words) */
+static guint32
+read_be32 (const guint8 *p)
+{
+  return (guint32) p[0] << 24 | (guint32) p[1] << 16 | (guint32) p[2] << 8 | p[3];
+}
+
+static guint32
+read_le32 (const guint8 *p)
+{
+  return (guint32) p[3] << 24 | (guint32) p[2] << 16 | (guint32) p[1] << 8 | p[0];
+}
+
+static gboolean
+header_declared_size (GBytes *contents, guint64 *width, guint64 *height)
+{
+  gsize len;
+  const guint8 *d = g_bytes_get_data (contents, &len);
+  if (len >= 24 && memcmp (d, "\x89PNG\r\n\x1a\n", 8) == 0 && memcmp (d + 12, "IHDR", 4) == 0) {
+    *width = read_be32 (d + 16);
+    *height = read_be32 (d + 20);
+    return TRUE;
+  }
+  if (len >= 26 && d[0] == 'B' && d[1] == 'M' && read_le32 (d + 14) >= 40) {
+    *width = ABS ((gint64) (gint32) read_le32 (d + 18));
+    *height = ABS ((gint64) (gint32) read_le32 (d + 22));      /* < 0: top-down */
+    return TRUE;
+  }
+  if (len >= 10 && memcmp (d, "GIF8", 4) == 0) {
+    *width = d[6] | d[7] << 8;
+    *height = d[8] | d[9] << 8;
+    return TRUE;
+  }
+  return FALSE;
+}
+
 /* ---- JPEG: libjpeg directly ----
  * PIL decodes JPEG with libjpeg(-turbo) at its defaults: accurate integer
  * IDCT and "fancy" (triangle-filter) chroma upsampling.  GStreamer's jpegdec
@@ -110,6 +163,10 @@ decode_jpeg (const char *path, GBytes *contents, PackdRgbImage *out, GError **er
   }
   jpeg_mem_src (&cinfo, data, len);
   jpeg_read_header (&cinfo, TRUE);
+  if (!check_image_size (path, cinfo.image_width, cinfo.image_height, error)) {
+    jpeg_destroy_decompress (&cinfo);
+    return FALSE;
+  }
   cinfo.out_color_space = JCS_RGB;      /* grey is replicated, as convert("RGB") does */
   jpeg_start_decompress (&cinfo);
   gsize row_bytes = (gsize) cinfo.output_width * 3;
@@ -429,6 +486,10 @@ packd_image_load_rgb (const char *path, PackdRgbImage *out, GError **error)
   memset (out, 0, sizeof (*out));
   g_autoptr (GBytes) contents = read_image_file (path, error);
   if (contents == NULL)
+    return FALSE;
+  guint64 width, height;
+  if (header_declared_size (contents, &width, &height) &&
+      !check_image_size (path, width, height, error))
     return FALSE;
   if (is_jpeg (contents))
     return decode_jpeg (path, contents, out, error);

@@ -22,6 +22,13 @@ typedef struct {
   int height;
 } PackdRgbImage;
 
+/* Largest image packd_image_load_rgb() decodes, in pixels: PIL's
+ * decompression-bomb limit (2 x Image.MAX_IMAGE_PIXELS).  A larger image is
+ * refused from its header, before any pixel memory is allocated: a support
+ * image is sampled down to the model's input size anyway, and a small file
+ * declaring a huge image must not cost gigabytes. */
+#define PACKD_IMAGE_MAX_PIXELS G_GUINT64_CONSTANT (178956970)
+
 gboolean packd_image_load_rgb (const char *path, PackdRgbImage *out, GError **error);
 void packd_rgb_image_clear (PackdRgbImage *img);
 /* Writes packed RGB as PNG (via Cairo). */

@@ -401,6 +401,106 @@ START_TEST (test_errors)
 }
 END_TEST
 
+static void
+load_fails_too_large (const char *path)
+{
+  PackdRgbImage img;
+  g_autoptr (GError) error = NULL;
+  ck_assert (!packd_image_load_rgb (path, &img, &error));
+  ck_assert_ptr_null (img.rgb);
+  ck_assert_msg (g_error_matches (error, PACKD_ERROR, PACKD_ERROR_FORMAT), "%s", error->message);
+  ck_assert_msg (strstr (error->message, "image too large: 20000x10000 is 200.0 megapixels") &&
+      strstr (error->message, path) == error->message, "%s", error->message);
+}
+
+/* PNG header of a w x h image with the given bit depth and colour type,
+ * followed by the zlib stream of `rows` all-zero rows (fewer than h: the
+ * size check must come before the data runs out). */
+static void
+write_png_header_only (const char *path, guint32 w, guint32 h, int depth, int colour, int rows)
+{
+  int channels = colour == 2 ? 3 : 1;
+  gsize row = 1 + (gsize) w * channels * depth / 8;
+  g_autofree guint8 *raw = g_malloc0 (row * rows);
+  GOutputStream *mem = g_memory_output_stream_new_resizable ();
+  GZlibCompressor *zlib = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_ZLIB, -1);
+  GOutputStream *z = g_converter_output_stream_new (mem, G_CONVERTER (zlib));
+  ck_assert (g_output_stream_write_all (z, raw, row * rows, NULL, NULL, NULL));
+  ck_assert (g_output_stream_close (z, NULL, NULL));
+  GByteArray *png = g_byte_array_new ();
+  g_byte_array_append (png, (const guint8 *) "\x89PNG\r\n\x1a\n", 8);
+  guint8 ihdr[13] = { 0 };
+  guint32 be = GUINT32_TO_BE (w);
+  memcpy (ihdr, &be, 4);
+  be = GUINT32_TO_BE (h);
+  memcpy (ihdr + 4, &be, 4);
+  ihdr[8] = depth;
+  ihdr[9] = colour;
+  png_chunk (png, "IHDR", ihdr, 13);
+  png_chunk (png, "IDAT", g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (mem)),
+      g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (mem)));
+  png_chunk (png, "IEND", NULL, 0);
+  ck_assert (g_file_set_contents (path, (const char *) png->data, png->len, NULL));
+  g_byte_array_unref (png);
+  g_object_unref (z);
+  g_object_unref (zlib);
+  g_object_unref (mem);
+}
+
+/* Decompression bombs: small files declaring 200 megapixels are refused
+ * from their headers (PNG through GStreamer and through Cairo, BMP, GIF,
+ * JPEG), before a decoder allocates anything. */
+START_TEST (test_too_large)
+{
+  g_autofree char *grey = tmp_path ("huge-grey8.png");
+  write_png_header_only (grey, 20000, 10000, 8, 0, 4);
+  load_fails_too_large (grey);
+
+  g_autofree char *rgb16 = tmp_path ("huge-rgb16.png");
+  write_png_header_only (rgb16, 20000, 10000, 16, 2, 1);
+  load_fails_too_large (rgb16);
+
+  /* BMP: a BITMAPINFOHEADER, height negative (top-down), no pixel data */
+  guint8 bmp[PACKD_TEST_BMP_HEADER_SIZE];
+  packd_test_bmp_header (bmp, 20000, -10000);
+  g_autofree char *bmp_path = tmp_path ("huge.bmp");
+  ck_assert (g_file_set_contents (bmp_path, (const char *) bmp, sizeof bmp, NULL));
+  load_fails_too_large (bmp_path);
+
+  /* GIF: the logical screen descriptor */
+  const guint8 gif[13] = { 'G', 'I', 'F', '8', '9', 'a', 20000 & 0xff, 20000 >> 8,
+    10000 & 0xff, 10000 >> 8 };
+  g_autofree char *gif_path = tmp_path ("huge.gif");
+  ck_assert (g_file_set_contents (gif_path, (const char *) gif, sizeof gif, NULL));
+  load_fails_too_large (gif_path);
+
+  /* a valid 16x16 JPEG whose frame header (SOF0) is patched to 20000x10000 */
+  guint8 pixels[16 * 16 * 3] = { 0 };
+  gsize len;
+  g_autofree guint8 *jpeg = packd_test_encode_jpeg (pixels, 3, 16, 16, 90, FALSE, &len);
+  gsize sof = 0;
+  for (gsize i = 2; i + 9 < len && sof == 0; i++)
+    if (jpeg[i] == 0xff && jpeg[i + 1] == 0xc0)
+      sof = i;
+  ck_assert (sof > 0);
+  jpeg[sof + 5] = 10000 >> 8;   /* height, then width, big-endian */
+  jpeg[sof + 6] = 10000 & 0xff;
+  jpeg[sof + 7] = 20000 >> 8;
+  jpeg[sof + 8] = 20000 & 0xff;
+  g_autofree char *jpg = tmp_path ("huge.jpg");
+  ck_assert (g_file_set_contents (jpg, (const char *) jpeg, len, NULL));
+  load_fails_too_large (jpg);
+
+  /* the limit is on pixels, not on a side: 40000x2 still loads */
+  g_autofree guint8 *wide = g_malloc0 (40000 * 2 * 3);
+  g_autofree char *wide_path = tmp_path ("wide.jpg");
+  jpeg_encode (wide, 3, 40000, 2, 90, wide_path);
+  PackdRgbImage img;
+  load_ok (wide_path, &img, 40000, 2);
+  packd_rgb_image_clear (&img);
+}
+END_TEST
+
 /* Cuts a valid file at several lengths; each must fail cleanly, quickly. */
 static void
 check_truncations (const char *path)
@@ -530,6 +630,7 @@ imageio_suite (void)
   tcase_add_loop_test (tc, test_jpeg, 0, G_N_ELEMENTS (sizes));
   tcase_add_test (tc, test_errors);
   tcase_add_test (tc, test_truncated);
+  tcase_add_test (tc, test_too_large);
   tcase_add_test (tc, test_save_errors);
   tcase_add_test (tc, test_threads);
   suite_add_tcase (s, tc);

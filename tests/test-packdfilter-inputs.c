@@ -11,6 +11,7 @@
 
 #include "packd-safetensors.h"
 #include "packdfilter-fixtures.h"
+#include "test-util.h"
 
 /* A buffer of width x height BGRx, every byte value. */
 static GstBuffer *
@@ -210,6 +211,24 @@ GST_START_TEST (test_error_zero_byte_support_image)
 
 GST_END_TEST;
 
+/* A 54-byte BMP declaring 20000x20000 (400 megapixels): refused from its
+ * header, in milliseconds and without allocating its frame. */
+GST_START_TEST (test_error_huge_support_image)
+{
+  gchar *huge = g_build_filename (tmpdir, "huge.bmp", NULL);
+  gchar *support[] = { support_checker[0], huge, NULL };
+  guint8 bmp[PACKD_TEST_BMP_HEADER_SIZE];
+
+  packd_test_bmp_header (bmp, 20000, 20000);
+  fail_unless (g_file_set_contents (huge, (const gchar *) bmp, sizeof bmp, NULL));
+  expect_start_error (filter_new (support), GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_OPEN_READ, "image too large");
+  g_unlink (huge);
+  g_free (huge);
+}
+
+GST_END_TEST;
+
 /* Grey, grey + alpha, 16-bit and alpha PNGs (the fuzz seeds, which
  * test-imageio.c decodes pixel-exactly) work as support images. */
 GST_START_TEST (test_support_images_grey_16bit_alpha)
@@ -254,6 +273,7 @@ packdfilter_inputs_suite (void)
   tcase_add_test (tc, test_caps_renegotiation_sizes);
   tcase_add_test (tc, test_error_model_other_architecture);
   tcase_add_test (tc, test_error_zero_byte_support_image);
+  tcase_add_test (tc, test_error_huge_support_image);
   tcase_add_test (tc, test_support_images_grey_16bit_alpha);
   suite_add_tcase (s, tc);
   return s;

@@ -152,6 +152,27 @@ packd_test_assert_close (const float *got, const double *want, int64_t count, do
   }
 }
 
+static void
+put_le (guint8 *p, guint32 value, int bytes)
+{
+  for (int i = 0; i < bytes; i++)
+    p[i] = value >> (8 * i);
+}
+
+void
+packd_test_bmp_header (guint8 header[PACKD_TEST_BMP_HEADER_SIZE], guint32 width, gint32 height)
+{
+  memset (header, 0, PACKD_TEST_BMP_HEADER_SIZE);
+  header[0] = 'B';
+  header[1] = 'M';
+  put_le (header + 10, PACKD_TEST_BMP_HEADER_SIZE, 4);    /* pixel data offset */
+  put_le (header + 14, 40, 4);                            /* BITMAPINFOHEADER */
+  put_le (header + 18, width, 4);
+  put_le (header + 22, (guint32) height, 4);
+  put_le (header + 26, 1, 2);                             /* planes */
+  put_le (header + 28, 24, 2);                            /* bits per pixel */
+}
+
 guint8 *
 packd_test_encode_jpeg (const guint8 *pixels, int components, int width, int height,
     int quality, gboolean progressive, gsize *len)

@@ -50,6 +50,12 @@ void packd_test_assert_close (const float *got, const double *want, int64_t coun
 guint8 *packd_test_encode_jpeg (const guint8 *pixels, int components, int width, int height,
     int quality, gboolean progressive, gsize *len);
 
+/* The 54-byte header of a 24-bit BMP (BITMAPINFOHEADER; height < 0 means
+ * top-down) without pixel data: what a decompression bomb needs. */
+#define PACKD_TEST_BMP_HEADER_SIZE 54
+void packd_test_bmp_header (guint8 header[PACKD_TEST_BMP_HEADER_SIZE], guint32 width,
+    gint32 height);
+
 G_END_DECLS
 
 #endif
