@@ -124,6 +124,39 @@ png_chunk (GByteArray *png, const char *type, const guint8 *data, guint32 len)
   g_byte_array_append (png, (guint8 *) &be, 4);
 }
 
+/* A PNG file: the IHDR of a w x h image of bit depth `depth` and colour
+ * type `colour`, one IDAT holding `raw` (filtered rows) compressed, IEND.
+ * `raw` may hold fewer rows than h (a header-only bomb). */
+static void
+write_png (const char *path, guint32 w, guint32 h, int depth, int colour, const guint8 *raw,
+    gsize raw_len)
+{
+  GOutputStream *mem = g_memory_output_stream_new_resizable ();
+  GZlibCompressor *zlib = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_ZLIB, -1);
+  GOutputStream *z = g_converter_output_stream_new (mem, G_CONVERTER (zlib));
+  ck_assert (g_output_stream_write_all (z, raw, raw_len, NULL, NULL, NULL));
+  ck_assert (g_output_stream_close (z, NULL, NULL));
+
+  GByteArray *png = g_byte_array_new ();
+  g_byte_array_append (png, (const guint8 *) "\x89PNG\r\n\x1a\n", 8);
+  guint8 ihdr[13] = { 0 };
+  guint32 be = GUINT32_TO_BE (w);
+  memcpy (ihdr, &be, 4);
+  be = GUINT32_TO_BE (h);
+  memcpy (ihdr + 4, &be, 4);
+  ihdr[8] = depth;
+  ihdr[9] = colour;
+  png_chunk (png, "IHDR", ihdr, 13);
+  png_chunk (png, "IDAT", g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (mem)),
+      g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (mem)));
+  png_chunk (png, "IEND", NULL, 0);
+  ck_assert (g_file_set_contents (path, (const char *) png->data, png->len, NULL));
+  g_byte_array_unref (png);
+  g_object_unref (z);
+  g_object_unref (zlib);
+  g_object_unref (mem);
+}
+
 static void
 write_png16 (const char *path, const guint16 *samples, int channels, int w, int h)
 {
@@ -135,30 +168,7 @@ write_png16 (const char *path, const guint16 *samples, int channels, int w, int 
       raw[y * row + 1 + 2 * i] = v >> 8;
       raw[y * row + 2 + 2 * i] = v & 0xff;
     }
-  GOutputStream *mem = g_memory_output_stream_new_resizable ();
-  GZlibCompressor *zlib = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_ZLIB, -1);
-  GOutputStream *z = g_converter_output_stream_new (mem, G_CONVERTER (zlib));
-  ck_assert (g_output_stream_write_all (z, raw, row * h, NULL, NULL, NULL));
-  ck_assert (g_output_stream_close (z, NULL, NULL));
-
-  GByteArray *png = g_byte_array_new ();
-  g_byte_array_append (png, (const guint8 *) "\x89PNG\r\n\x1a\n", 8);
-  guint8 ihdr[13] = { 0 };
-  guint32 be = GUINT32_TO_BE (w);
-  memcpy (ihdr, &be, 4);
-  be = GUINT32_TO_BE (h);
-  memcpy (ihdr + 4, &be, 4);
-  ihdr[8] = 16;
-  ihdr[9] = channels == 4 ? 6 : 2;
-  png_chunk (png, "IHDR", ihdr, 13);
-  png_chunk (png, "IDAT", g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (mem)),
-      g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (mem)));
-  png_chunk (png, "IEND", NULL, 0);
-  ck_assert (g_file_set_contents (path, (const char *) png->data, png->len, NULL));
-  g_byte_array_unref (png);
-  g_object_unref (z);
-  g_object_unref (zlib);
-  g_object_unref (mem);
+  write_png (path, w, h, 16, channels == 4 ? 6 : 2, raw, row * h);
 }
 
 /* Encodes packed RGB (components 3) or grey (1) as a JPEG file with libjpeg's
@@ -413,38 +423,15 @@ load_fails_too_large (const char *path)
       strstr (error->message, path) == error->message, "%s", error->message);
 }
 
-/* PNG header of a w x h image with the given bit depth and colour type,
- * followed by the zlib stream of `rows` all-zero rows (fewer than h: the
- * size check must come before the data runs out). */
+/* A w x h PNG whose data holds only `rows` all-zero rows (fewer than h:
+ * the size check must come before the data runs out). */
 static void
 write_png_header_only (const char *path, guint32 w, guint32 h, int depth, int colour, int rows)
 {
   int channels = colour == 2 ? 3 : 1;
   gsize row = 1 + (gsize) w * channels * depth / 8;
   g_autofree guint8 *raw = g_malloc0 (row * rows);
-  GOutputStream *mem = g_memory_output_stream_new_resizable ();
-  GZlibCompressor *zlib = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_ZLIB, -1);
-  GOutputStream *z = g_converter_output_stream_new (mem, G_CONVERTER (zlib));
-  ck_assert (g_output_stream_write_all (z, raw, row * rows, NULL, NULL, NULL));
-  ck_assert (g_output_stream_close (z, NULL, NULL));
-  GByteArray *png = g_byte_array_new ();
-  g_byte_array_append (png, (const guint8 *) "\x89PNG\r\n\x1a\n", 8);
-  guint8 ihdr[13] = { 0 };
-  guint32 be = GUINT32_TO_BE (w);
-  memcpy (ihdr, &be, 4);
-  be = GUINT32_TO_BE (h);
-  memcpy (ihdr + 4, &be, 4);
-  ihdr[8] = depth;
-  ihdr[9] = colour;
-  png_chunk (png, "IHDR", ihdr, 13);
-  png_chunk (png, "IDAT", g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (mem)),
-      g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (mem)));
-  png_chunk (png, "IEND", NULL, 0);
-  ck_assert (g_file_set_contents (path, (const char *) png->data, png->len, NULL));
-  g_byte_array_unref (png);
-  g_object_unref (z);
-  g_object_unref (zlib);
-  g_object_unref (mem);
+  write_png (path, w, h, depth, colour, raw, row * rows);
 }
 
 /* Decompression bombs: small files declaring 200 megapixels are refused
