@@ -314,7 +314,11 @@ on_autoplug_continue (GstElement *decodebin, GstPad *pad, GstCaps *caps, gpointe
 
 /* No demuxers: an image file holds one picture, and gst-libav's avdemux_gif
  * (found by fuzzing) blocks on a corrupt GIF under a lock that the pipeline's
- * shutdown then waits for, for ever.  Image decoders take the file directly. */
+ * shutdown then waits for, for ever.  Image decoders take the file directly.
+ * No JPEG decoders either: real JPEGs (FF D8 FF, PIL's test too) went to
+ * libjpeg above; what typefinds as JPEG without that signature is not an
+ * image for PIL, and jpegdec's parser loops for ever on some such files
+ * (found by fuzzing: the pipeline's shutdown then waits for it). */
 /* decodebin's "autoplug-select" return values (its enum is not installed) */
 typedef enum
 {
@@ -328,7 +332,10 @@ on_autoplug_select (GstElement *decodebin, GstPad *pad, GstCaps *caps,
     GstElementFactory *factory, gpointer data)
 {
   const gchar *klass = gst_element_factory_get_metadata (factory, GST_ELEMENT_METADATA_KLASS);
-  return klass && strstr (klass, "Demuxer") ? AUTOPLUG_SELECT_SKIP : AUTOPLUG_SELECT_TRY;
+  const GstStructure *s = gst_caps_get_size (caps) ? gst_caps_get_structure (caps, 0) : NULL;
+  if ((klass && strstr (klass, "Demuxer")) || (s && gst_structure_has_name (s, "image/jpeg")))
+    return AUTOPLUG_SELECT_SKIP;
+  return AUTOPLUG_SELECT_TRY;
 }
 
 /* decodebin exposed every stream and none was video (e.g. a file typefound
