@@ -336,7 +336,8 @@ main (int argc, char **argv)
     g_set_error (&err, PACKD_ERROR, PACKD_ERROR_IO, "%s: cannot write", csv);
     goto out;
   }
-  if (first_step == 0)
+  /* a resumed run may write to a new file: the header goes into any empty one */
+  if (fseek (log, 0, SEEK_END) == 0 && ftell (log) == 0)
     fprintf (log, "step,total,kd,contrastive,relation,orthogonal,seconds\n");
   signal (SIGINT, on_signal);
   signal (SIGTERM, on_signal);
