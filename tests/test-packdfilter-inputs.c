@@ -202,16 +202,25 @@ GST_START_TEST (test_error_model_other_architecture)
 
 GST_END_TEST;
 
+/* A support set whose second image is the file `name` holding `len` bytes:
+ * the element must refuse to start with an OPEN_READ error naming `text`. */
+static void
+expect_support_image_refused (const gchar * name, const guint8 * contents, gsize len,
+    const gchar * text)
+{
+  gchar *path = g_build_filename (tmpdir, name, NULL);
+  gchar *support[] = { support_checker[0], path, NULL };
+
+  fail_unless (g_file_set_contents (path, (const gchar *) contents, len, NULL));
+  expect_start_error (filter_new (support), GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_OPEN_READ, text);
+  g_unlink (path);
+  g_free (path);
+}
+
 GST_START_TEST (test_error_zero_byte_support_image)
 {
-  gchar *empty = g_build_filename (tmpdir, "empty.png", NULL);
-  gchar *support[] = { support_checker[0], empty, NULL };
-
-  fail_unless (g_file_set_contents (empty, "", 0, NULL));
-  expect_start_error (filter_new (support), GST_RESOURCE_ERROR,
-      GST_RESOURCE_ERROR_OPEN_READ, "empty.png");
-  g_unlink (empty);
-  g_free (empty);
+  expect_support_image_refused ("empty.png", NULL, 0, "empty.png");
 }
 
 GST_END_TEST;
@@ -220,16 +229,10 @@ GST_END_TEST;
  * header, in milliseconds and without allocating its frame. */
 GST_START_TEST (test_error_huge_support_image)
 {
-  gchar *huge = g_build_filename (tmpdir, "huge.bmp", NULL);
-  gchar *support[] = { support_checker[0], huge, NULL };
   guint8 bmp[PACKD_TEST_BMP_HEADER_SIZE];
 
   packd_test_bmp_header (bmp, 20000, 20000);
-  fail_unless (g_file_set_contents (huge, (const gchar *) bmp, sizeof bmp, NULL));
-  expect_start_error (filter_new (support), GST_RESOURCE_ERROR,
-      GST_RESOURCE_ERROR_OPEN_READ, "image too large");
-  g_unlink (huge);
-  g_free (huge);
+  expect_support_image_refused ("huge.bmp", bmp, sizeof bmp, "image too large");
 }
 
 GST_END_TEST;
