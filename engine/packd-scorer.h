@@ -34,6 +34,19 @@ typedef enum {
 const char *packd_method_to_string (PackdMethod method);
 gboolean packd_method_from_string (const char *name, PackdMethod *method);
 
+/* Method packd (and the packd half of combined): what the student's map is
+ * measured against.  The support images' own maps show where the student
+ * responds on good parts of this product (texture it never saw, edges);
+ * subtracting them per pixel leaves what is new in the frame. */
+typedef enum {
+  PACKD_MAP_REFERENCE_NONE = 0,     /* the map as it is (method.md §7) */
+  PACKD_MAP_REFERENCE_SUPPORT_MEAN = 1, /* minus the per-pixel mean of the support maps */
+  PACKD_MAP_REFERENCE_SUPPORT_MAX = 2,  /* minus their per-pixel maximum */
+} PackdMapReference;
+
+const char *packd_map_reference_to_string (PackdMapReference reference);
+gboolean packd_map_reference_from_string (const char *name, PackdMapReference *reference);
+
 typedef enum {
   PACKD_PIXEL_RGB,   /* 3 bytes R,G,B */
   PACKD_PIXEL_BGRX,  /* 4 bytes B,G,R,x (Cairo ARGB32/RGB24 on little-endian) */
@@ -79,6 +92,14 @@ void packd_scorer_set_threads (PackdScorer *scorer, int n_threads);
  * outside (0, 1)) keeps every position: exact nearest-neighbour scores. */
 void packd_scorer_set_coreset_fraction (PackdScorer *scorer, float fraction);
 float packd_scorer_get_coreset_fraction (const PackdScorer *scorer);
+
+/* packd and combined only: the map reference for support sets built
+ * afterwards.  The default is the model file's (packd.arch "map_reference",
+ * none when absent).  A support map is each support image's map against the
+ * prototypes of the others (leave-one-out), so k = 1 has none: its support
+ * set scores without a reference. */
+void packd_scorer_set_map_reference (PackdScorer *scorer, PackdMapReference reference);
+PackdMapReference packd_scorer_get_map_reference (const PackdScorer *scorer);
 
 /* Builds and calibrates a support set from k >= 1 good images of any size. */
 PackdSupport *packd_scorer_build_support (PackdScorer *scorer, const PackdImage *images,

@@ -10,6 +10,7 @@
 #include "packd-safetensors.h"
 #include "packd-teacher.h"
 #include "packd-optim.h"
+#include "packd-scorer.h"
 
 G_BEGIN_DECLS
 
@@ -39,6 +40,7 @@ typedef struct {
   gboolean peim;                         /* FALSE: plain RD (no prototypes) */
   int prototypes;                        /* M */
   float tau_e, tau_a;                    /* extraction / integration temperatures */
+  PackdMapReference map_reference;       /* scoring default; "map_reference", optional */
 } PackdStudentArch;
 
 /* method.md defaults: the wide taps, M = 32, tau 0.1. */
@@ -63,6 +65,8 @@ PackdStudent *packd_student_new (const PackdStudentArch *arch, guint64 seed, GEr
 PackdStudent *packd_student_new_from_file (const PackdSafetensors *st, GError **error);
 void packd_student_free (PackdStudent *student);
 const PackdStudentArch *packd_student_get_arch (const PackdStudent *student);
+/* The scoring default saved with the model (not a layer: any time). */
+void packd_student_set_map_reference (PackdStudent *student, PackdMapReference reference);
 /* Writes "packd.arch" and every tensor (trainable and BN running stats). */
 void packd_student_save (const PackdStudent *student, PackdSafetensorsWriter *writer);
 

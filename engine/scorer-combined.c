@@ -20,6 +20,7 @@ struct _PackdCombined {
   PackdScorer *knn;
   PackdScorer *packd;
   int size;                     /* the student's; knn maps are resampled to it */
+  PackdMapReference map_reference; /* the model file's */
   float *map;                   /* size * size */
   float *knn_map;               /* size * size, knn's map at the student's size */
 };
@@ -41,6 +42,7 @@ packd_combined_new (const char *model_path, int *size, GError **error)
   if (c->knn == NULL)
     goto fail;
   c->size = packd_scorer_get_input_size (c->packd);
+  c->map_reference = packd_scorer_get_map_reference (c->packd);
   c->map = g_try_new (float, (gsize) c->size * c->size);
   c->knn_map = g_try_new (float, (gsize) c->size * c->size);
   if (c->map == NULL || c->knn_map == NULL) {
@@ -79,13 +81,20 @@ packd_combined_support_free (PackdCombinedSupport *cs)
   g_free (cs);
 }
 
+PackdMapReference
+packd_combined_get_map_reference (const PackdCombined *c)
+{
+  return c->map_reference;
+}
+
 PackdCombinedSupport *
 packd_combined_build_support (PackdCombined *c, const PackdImage *images, int n_images,
-    float coreset_fraction, float *threshold, GError **error)
+    float coreset_fraction, PackdMapReference map_reference, float *threshold, GError **error)
 {
   PackdCombinedSupport *cs = g_new0 (PackdCombinedSupport, 1);
 
   packd_scorer_set_coreset_fraction (c->knn, coreset_fraction);
+  packd_scorer_set_map_reference (c->packd, map_reference);
   cs->knn = packd_scorer_build_support (c->knn, images, n_images, error);
   if (cs->knn == NULL)
     goto fail;

@@ -21,10 +21,13 @@ PackdCombined *packd_combined_new (const char *model_path, int *size, GError **e
 void packd_combined_free (PackdCombined *c);
 
 /* Both support sets (knn bank with the given coreset fraction, packd
- * prototypes), each calibrated as its method does; *threshold receives the
+ * prototypes and map reference), each calibrated as its method does; *threshold receives the
  * combined threshold.  May run while another thread scores. */
 PackdCombinedSupport *packd_combined_build_support (PackdCombined *c, const PackdImage *images,
-    int n_images, float coreset_fraction, float *threshold, GError **error);
+    int n_images, float coreset_fraction, PackdMapReference map_reference, float *threshold,
+    GError **error);
+/* The model file's map reference (the packd half's default). */
+PackdMapReference packd_combined_get_map_reference (const PackdCombined *c);
 void packd_combined_support_free (PackdCombinedSupport *cs);
 
 /* Raw combined score (max of the summed normalised maps) into *raw_score;

@@ -22,6 +22,7 @@
 
 struct _PackdPrototypes {
   float *levels[PACKD_STUDENT_LEVELS + 1];   /* [M, C_L], L = 2..4; NULL without PEIM */
+  float *reference;             /* size*size, subtracted from every map; NULL: none */
 };
 
 typedef struct {
@@ -119,6 +120,7 @@ packd_prototypes_free (PackdPrototypes *p)
     return;
   for (int L = 0; L <= PACKD_STUDENT_LEVELS; L++)
     g_free (p->levels[L]);
+  g_free (p->reference);
   g_free (p);
 }
 
@@ -135,9 +137,11 @@ run_teacher (Workspace *w, const PackdImage *image)
   }
 }
 
-/* Student forward on the inputs in w and the map; returns its max. */
+/* Student forward on the inputs in w and the map, minus the reference if
+ * any; returns its max. */
 static float
-score_loaded (Workspace *w, const PackdStudent *student, const PackdPrototypes *p)
+score_loaded (Workspace *w, const PackdStudent *student, const PackdPrototypes *p,
+    const float *reference)
 {
   const PackdStudentArch *a = packd_student_get_arch (student);
   const gsize px = (gsize) a->size * a->size;
@@ -160,6 +164,9 @@ score_loaded (Workspace *w, const PackdStudent *student, const PackdPrototypes *
   }
   packd_gaussian_blur_forward (w->sum, a->size, a->size, MAP_BLUR_SIGMA, MAP_BLUR_TRUNCATE,
       w->map, w->scratch);
+  if (reference)
+    for (gsize i = 0; i < px; i++)
+      w->map[i] -= reference[i];
   peak = w->map[0];
   for (gsize i = 1; i < px; i++)
     peak = MAX (peak, w->map[i]);
@@ -173,7 +180,7 @@ packd_student_scoring_score (PackdStudentScoring *sc, const PackdPrototypes *p,
   float peak;
 
   run_teacher (&sc->work, image);
-  peak = score_loaded (&sc->work, sc->model->student, p);
+  peak = score_loaded (&sc->work, sc->model->student, p, p->reference);
   *map = sc->work.map;
   return peak;
 }
@@ -229,9 +236,93 @@ shifted_crop (const PackdImage *img, gboolean at_least_one)
   return s;
 }
 
+/* Per pixel, the mean or the max of n maps (px floats each) except map skip. */
+static void
+maps_reduce (const float *maps, gsize px, int n, int skip, PackdMapReference mode, float *out)
+{
+  const int kept = skip >= 0 ? n - 1 : n;
+  gboolean first = TRUE;
+
+  for (int j = 0; j < n; j++) {
+    const float *m = maps + px * j;
+    if (j == skip)
+      continue;
+    if (first)
+      memcpy (out, m, px * sizeof (float));
+    else if (mode == PACKD_MAP_REFERENCE_SUPPORT_MAX)
+      for (gsize i = 0; i < px; i++)
+        out[i] = MAX (out[i], m[i]);
+    else
+      for (gsize i = 0; i < px; i++)
+        out[i] += m[i];
+    first = FALSE;
+  }
+  if (mode == PACKD_MAP_REFERENCE_SUPPORT_MEAN && kept > 1)
+    for (gsize i = 0; i < px; i++)
+      out[i] /= kept;
+}
+
+/* n >= 2.  The support maps (each image against the others' prototypes)
+ * reduced to result->reference.  Calibration: per image its support map and
+ * that of a shifted crop, each minus the reference of the other images
+ * only, since a new good frame is not among the maps it is measured
+ * against.  calib receives 2 n scores. */
+static gboolean
+build_reference (Workspace *w, const PackdStudent *student, const PackdImage *images,
+    float *const *features, int n, PackdMapReference mode, PackdPrototypes *result,
+    float *calib, GError **error)
+{
+  const PackdStudentArch *a = packd_student_get_arch (student);
+  const gsize px = (gsize) a->size * a->size;
+  PackdPrototypes **others = g_new0 (PackdPrototypes *, n);
+  float *maps = g_try_new (float, px * n);
+  float *ref_others = g_try_new (float, px);
+  gboolean ok = FALSE;
+
+  result->reference = g_try_new (float, px);
+  if (maps == NULL || ref_others == NULL || result->reference == NULL) {
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_NO_MEMORY,
+        "cannot allocate the support maps of %d images", n);
+    goto out;
+  }
+  for (int i = 0; i < n; i++) {
+    others[i] = prototypes_new (student, features, n, i);
+    run_teacher (w, &images[i]);
+    score_loaded (w, student, others[i], NULL);
+    memcpy (maps + px * i, w->map, px * sizeof (float));
+  }
+  maps_reduce (maps, px, n, -1, mode, result->reference);
+  for (int i = 0; i < n; i++) {
+    const float *m = maps + px * i;
+    PackdImage s = shifted_crop (&images[i], FALSE);
+    float peak = -G_MAXFLOAT;
+
+    maps_reduce (maps, px, n, i, mode, ref_others);
+    for (gsize j = 0; j < px; j++)
+      peak = MAX (peak, m[j] - ref_others[j]);
+    calib[2 * i] = peak;
+    run_teacher (w, &s);
+    calib[2 * i + 1] = score_loaded (w, student, others[i], ref_others);
+  }
+  ok = TRUE;
+out:
+  for (int i = 0; i < n; i++)
+    packd_prototypes_free (others[i]);
+  g_free (others);
+  g_free (maps);
+  g_free (ref_others);
+  return ok;
+}
+
+PackdMapReference
+packd_student_scoring_get_map_reference (const PackdStudentScoring *sc)
+{
+  return packd_student_get_arch (sc->model->student)->map_reference;
+}
+
 PackdPrototypes *
 packd_student_scoring_build_support (PackdStudentScoring *sc, const PackdImage *images,
-    int n_images, float *threshold, GError **error)
+    int n_images, PackdMapReference reference, float *threshold, GError **error)
 {
   const PackdStudent *student = sc->model->student;
   const PackdStudentArch *a = packd_student_get_arch (student);
@@ -269,17 +360,23 @@ packd_student_scoring_build_support (PackdStudentScoring *sc, const PackdImage *
      * doubled since a held-out image scores higher (as knn does) */
     PackdImage s = shifted_crop (&images[0], TRUE);
     run_teacher (&w, &s);
-    calib[n_calib++] = 2.f * score_loaded (&w, student, result);
-  } else {
+    calib[n_calib++] = 2.f * score_loaded (&w, student, result, NULL);
+  } else if (reference == PACKD_MAP_REFERENCE_NONE) {
     for (int i = 0; i < n_images; i++) {
       PackdPrototypes *others = prototypes_new (student, features, n_images, i);
       PackdImage s = shifted_crop (&images[i], FALSE);
       run_teacher (&w, &images[i]);
-      calib[n_calib++] = score_loaded (&w, student, others);
+      calib[n_calib++] = score_loaded (&w, student, others, NULL);
       run_teacher (&w, &s);
-      calib[n_calib++] = score_loaded (&w, student, others);
+      calib[n_calib++] = score_loaded (&w, student, others, NULL);
       packd_prototypes_free (others);
     }
+  } else if (!build_reference (&w, student, images, features, n_images, reference, result,
+          calib, error)) {
+    g_clear_pointer (&result, packd_prototypes_free);
+    goto out;
+  } else {
+    n_calib = 2 * n_images;
   }
   *threshold = packd_calibration_threshold (calib, n_calib);
 out:

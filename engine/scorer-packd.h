@@ -19,11 +19,15 @@ PackdStudentScoring *packd_student_scoring_new (const char *model_path, int *siz
     GError **error);
 void packd_student_scoring_free (PackdStudentScoring *sc);
 
-/* Prototypes of a support set and its calibrated threshold (leave-one-out
- * as knn's calibration in scorer.c).  Uses a workspace of its own, so it may
- * run while another thread scores. */
+/* The model file's map reference (packd.arch "map_reference"). */
+PackdMapReference packd_student_scoring_get_map_reference (const PackdStudentScoring *sc);
+
+/* Prototypes of a support set, its map reference (none for k = 1) and its
+ * calibrated threshold (leave-one-out as knn's calibration in scorer.c).
+ * Uses a workspace of its own, so it may run while another thread scores. */
 PackdPrototypes *packd_student_scoring_build_support (PackdStudentScoring *sc,
-    const PackdImage *images, int n_images, float *threshold, GError **error);
+    const PackdImage *images, int n_images, PackdMapReference reference, float *threshold,
+    GError **error);
 void packd_prototypes_free (PackdPrototypes *p);
 
 /* Raw score (max of the blurred map); *map (size x size) stays valid until

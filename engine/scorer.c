@@ -59,6 +59,7 @@ struct _PackdScorer {
   int size;
   int n_threads;
   float coreset_fraction;       /* 1: the exact bank */
+  PackdMapReference map_reference; /* packd, combined */
   PackdTeacher *teacher;
   PackdSafetensors *model_st;   /* the model file, kept open for the teacher's views */
   char *taps[PACKD_KNN_MAX_TAPS];
@@ -86,6 +87,27 @@ packd_method_from_string (const char *name, PackdMethod *method)
     *method = PACKD_METHOD_PACKD;
   else if (g_strcmp0 (name, "combined") == 0)
     *method = PACKD_METHOD_COMBINED;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+const char *
+packd_map_reference_to_string (PackdMapReference reference)
+{
+  return reference == PACKD_MAP_REFERENCE_SUPPORT_MEAN ? "support-mean"
+      : reference == PACKD_MAP_REFERENCE_SUPPORT_MAX ? "support-max" : "none";
+}
+
+gboolean
+packd_map_reference_from_string (const char *name, PackdMapReference *reference)
+{
+  if (g_strcmp0 (name, "none") == 0)
+    *reference = PACKD_MAP_REFERENCE_NONE;
+  else if (g_strcmp0 (name, "support-mean") == 0)
+    *reference = PACKD_MAP_REFERENCE_SUPPORT_MEAN;
+  else if (g_strcmp0 (name, "support-max") == 0)
+    *reference = PACKD_MAP_REFERENCE_SUPPORT_MAX;
   else
     return FALSE;
   return TRUE;
@@ -182,6 +204,7 @@ packd_scorer_new (const char *model_path, PackdMethod method, GError **error)
     s->student = packd_student_scoring_new (model_path, &s->size, error);
     if (s->student == NULL)
       goto fail;
+    s->map_reference = packd_student_scoring_get_map_reference (s->student);
     return s;
   }
   if (method == PACKD_METHOD_COMBINED) {
@@ -192,6 +215,7 @@ packd_scorer_new (const char *model_path, PackdMethod method, GError **error)
     s->combined = packd_combined_new (model_path, &s->size, error);
     if (s->combined == NULL)
       goto fail;
+    s->map_reference = packd_combined_get_map_reference (s->combined);
     return s;
   }
 
@@ -285,6 +309,18 @@ float
 packd_scorer_get_coreset_fraction (const PackdScorer *s)
 {
   return s->coreset_fraction;
+}
+
+void
+packd_scorer_set_map_reference (PackdScorer *s, PackdMapReference reference)
+{
+  s->map_reference = reference;
+}
+
+PackdMapReference
+packd_scorer_get_map_reference (const PackdScorer *s)
+{
+  return s->map_reference;
 }
 
 static gboolean
@@ -448,7 +484,7 @@ packd_scorer_build_support (PackdScorer *s, const PackdImage *images, int n_imag
     sup->ref_count = 1;
     sup->n_images = n_images;
     sup->prototypes = packd_student_scoring_build_support (s->student, images, n_images,
-        &sup->threshold, error);
+        s->map_reference, &sup->threshold, error);
     if (sup->prototypes == NULL) {
       packd_support_unref (sup);
       return NULL;
@@ -460,7 +496,7 @@ packd_scorer_build_support (PackdScorer *s, const PackdImage *images, int n_imag
     sup->ref_count = 1;
     sup->n_images = n_images;
     sup->combined = packd_combined_build_support (s->combined, images, n_images,
-        s->coreset_fraction, &sup->threshold, error);
+        s->coreset_fraction, s->map_reference, &sup->threshold, error);
     if (sup->combined == NULL) {
       packd_support_unref (sup);
       return NULL;

@@ -111,6 +111,8 @@ packd_student_arch_to_json (const PackdStudentArch *a)
   json_builder_add_double_value (b, a->tau_e);
   json_builder_set_member_name (b, "tau_a");
   json_builder_add_double_value (b, a->tau_a);
+  json_builder_set_member_name (b, "map_reference");
+  json_builder_add_string_value (b, packd_map_reference_to_string (a->map_reference));
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);
@@ -240,6 +242,14 @@ packd_student_arch_from_json (const char *json, PackdStudentArch *a, GError **er
     goto out;
   }
   a->peim = json_node_get_boolean (n);
+  /* a scoring default, not a layer: files written before it score without */
+  n = json_object_get_member (o, "map_reference");
+  if (n != NULL && (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING
+          || !packd_map_reference_from_string (json_node_get_string (n), &a->map_reference))) {
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_MODEL,
+        "packd.arch: \"map_reference\" must be \"none\", \"support-mean\" or \"support-max\"");
+    goto out;
+  }
   n = json_object_get_member (o, "taps");
   if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n)
       || json_array_get_length (taps = json_node_get_array (n)) != PACKD_STUDENT_LEVELS) {
@@ -477,6 +487,12 @@ const PackdStudentArch *
 packd_student_get_arch (const PackdStudent *s)
 {
   return &s->arch;
+}
+
+void
+packd_student_set_map_reference (PackdStudent *s, PackdMapReference reference)
+{
+  s->arch.map_reference = reference;
 }
 
 void

@@ -40,9 +40,11 @@
 
 typedef struct {
   char *data, *categories, *shots, *method_name, *model, *json, *report, *supports, *scores;
-  char *exclude, *model_pattern, *calibration;
+  char *exclude, *model_pattern, *calibration, *map_reference_name;
   int runs, size, threads, seed_base;
   PackdMethod method;
+  gboolean map_reference_given; /* --map-reference: else the model file's */
+  PackdMapReference map_reference;
   gboolean calibration_max;     /* --calibration max: the first rule, from the support's scores */
   int *k_list, n_k;
 } Options;
@@ -342,6 +344,10 @@ json_add_result (JsonBuilder *b, const Options *o, const EvalCategory *c, const 
   json_builder_add_string_value (b, c->ds->name);
   json_builder_set_member_name (b, "method");
   json_builder_add_string_value (b, packd_method_to_string (o->method));
+  if (o->method != PACKD_METHOD_KNN) {
+    json_builder_set_member_name (b, "map_reference");
+    json_builder_add_string_value (b, packd_map_reference_to_string (o->map_reference));
+  }
   json_builder_set_member_name (b, "model");
   json_builder_add_string_value (b, o->model);
   json_builder_set_member_name (b, "size");
@@ -590,6 +596,14 @@ check_options (Options *o, GError **error)
     return FALSE;
   }
   o->calibration_max = g_strcmp0 (o->calibration, "max") == 0;
+  o->map_reference_given = o->map_reference_name != NULL;
+  if (o->map_reference_given
+      && !packd_map_reference_from_string (o->map_reference_name, &o->map_reference)) {
+    g_set_error (error, PACKD_ERROR, PACKD_ERROR_INVALID_ARGUMENT,
+        "--map-reference: unknown reference '%s' (none, support-mean or support-max)",
+        o->map_reference_name);
+    return FALSE;
+  }
   if (o->model && o->model_pattern) {
     g_set_error (error, PACKD_ERROR, PACKD_ERROR_INVALID_ARGUMENT,
         "give --model or --model-pattern, not both");
@@ -618,6 +632,9 @@ open_scorer (Options *o, GError **error)
     return NULL;
   if (o->threads > 0)
     packd_scorer_set_threads (scorer, o->threads);
+  if (o->map_reference_given)
+    packd_scorer_set_map_reference (scorer, o->map_reference);
+  o->map_reference = packd_scorer_get_map_reference (scorer);
   size = packd_scorer_get_input_size (scorer);
   if (o->size == 0)
     o->size = size;
@@ -653,6 +670,9 @@ main (int argc, char **argv)
     { "calibration", 0, 0, G_OPTION_ARG_STRING, &o.calibration,
       "Threshold rule: mean (default, 1.15 x mean of the support's good-image scores) or max "
       "(the first rule, 1.1 x their max)", "RULE" },
+    { "map-reference", 0, 0, G_OPTION_ARG_STRING, &o.map_reference_name,
+      "packd, combined: subtract the support images' own maps per pixel: none, support-mean "
+      "or support-max (default: the model file's)", "REF" },
     { "exclude", 0, 0, G_OPTION_ARG_STRING, &o.exclude,
       "Leave out these test folders (e.g. defective_p033)", "DEFECT,..." },
     { "json", 'j', 0, G_OPTION_ARG_FILENAME, &o.json, "Write results as JSON", "OUT.json" },
@@ -784,5 +804,6 @@ out:
   g_free (o.exclude);
   g_free (o.model_pattern);
   g_free (o.calibration);
+  g_free (o.map_reference_name);
   return status;
 }

@@ -217,9 +217,10 @@ int
 main (int argc, char **argv)
 {
   char *data = NULL, *only = NULL, *exclude = NULL, *shots = NULL, *out = NULL;
-  char *resume = NULL, *teacher = NULL, *cache_dir = NULL;
+  char *resume = NULL, *teacher = NULL, *cache_dir = NULL, *map_reference = NULL;
   int steps = 1000, batch = 8, threads = 0, size = 256, every = 100, cache_images = 64;
   int prototypes = 32;
+  PackdMapReference reference = PACKD_MAP_REFERENCE_NONE;
   gint64 seed = 0;
   double lr = PACKD_ADAM_LR, w_cd = 0.1, w_orth = 0.1;
   gboolean no_peim = FALSE;
@@ -246,6 +247,10 @@ main (int argc, char **argv)
     { "no-peim", 0, 0, G_OPTION_ARG_NONE, &no_peim, "Plain RD: no PEIM", NULL },
     { "contrastive-weight", 0, 0, G_OPTION_ARG_DOUBLE, &w_cd, "L_CD weight (default 0.1)", "W" },
     { "orthogonal-weight", 0, 0, G_OPTION_ARG_DOUBLE, &w_orth, "L_orth weight (default 0.1)", "W" },
+    { "map-reference", 0, 0, G_OPTION_ARG_STRING, &map_reference,
+      "Scoring default saved in the model: none, support-mean or support-max (default none, "
+      "or the checkpoint's with --resume; a finished checkpoint with --resume only rewrites "
+      "the model)", "REF" },
     { NULL }
   };
   GOptionContext *ctx = g_option_context_new ("- train a PACKD student");
@@ -271,6 +276,12 @@ main (int argc, char **argv)
   }
   if (shots && !parse_int_list (shots, opt.shots, 8, &opt.n_shots, &err))
     goto out;
+  if (map_reference && !packd_map_reference_from_string (map_reference, &reference)) {
+    g_set_error (&err, PACKD_ERROR, PACKD_ERROR_INVALID_ARGUMENT,
+        "--map-reference: unknown reference '%s' (none, support-mean or support-max)",
+        map_reference);
+    goto out;
+  }
   if (threads > 0) {
     openblas_set_num_threads (threads);
     packd_threads_set_default (threads);
@@ -322,6 +333,8 @@ main (int argc, char **argv)
   trainer = packd_trainer_new (&opt, &src, resume, &err);
   if (trainer == NULL)
     goto out;
+  if (map_reference)
+    packd_student_set_map_reference (packd_trainer_get_student (trainer), reference);
   g_printerr ("packd-train: ready in %.1f s", (g_get_monotonic_time () - t0) / 1e6);
   {
     PackdStudent *st = packd_trainer_get_student (trainer);
@@ -401,6 +414,7 @@ out:
   g_free (ckpt);
   g_free (csv);
   g_free (png);
+  g_free (map_reference);
   g_option_context_free (ctx);
   return ret;
 }
