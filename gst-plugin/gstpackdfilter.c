@@ -156,7 +156,8 @@ gst_packd_filter_method_get_type (void)
   static const GEnumValue values[] = {
     {PACKD_METHOD_KNN, "Training-free nearest-neighbour scoring of teacher features "
           "(PatchCore-style)", "knn"},
-    {PACKD_METHOD_PACKD, "Trained PACKD student (needs a PACKD model file)", "packd"},
+    {PACKD_METHOD_PACKD, "Trained PACKD student (needs a PACKD model file; scores with the "
+          "file's map reference)", "packd"},
     {PACKD_METHOD_COMBINED, "PACKD and knn maps, each over its calibrated threshold, "
           "summed (needs a PACKD model file)", "combined"},
     {0, NULL, NULL},
@@ -661,11 +662,13 @@ gst_packd_filter_class_init (GstPackdFilterClass * klass)
           RW_PLAYING));
   g_object_class_install_property (gobject_class, PROP_MODEL_FILE,
       g_param_spec_string ("model-file", "Model file",
-          "Teacher (knn) or PACKD model weights (safetensors); the environment variable "
-          "PACKD_MODEL overrides the default", DEFAULT_PROP_MODEL_FILE, RW_READY));
+          "Teacher (knn) or PACKD model weights (safetensors); the default is the shipped "
+          "PACKD model (models/MODEL.md, it embeds its teacher), the environment variable "
+          "PACKD_MODEL overrides it", DEFAULT_PROP_MODEL_FILE, RW_READY));
   g_object_class_install_property (gobject_class, PROP_METHOD,
       g_param_spec_enum ("method", "Method",
-          "Scoring method (knn by default until a trained PACKD model ships)",
+          "Scoring method (knn by default: ahead of the shipped student on most "
+          "categories measured, see models/MODEL.md)",
           GST_TYPE_PACKD_FILTER_METHOD, DEFAULT_PROP_METHOD, RW_READY));
   g_object_class_install_property (gobject_class, PROP_THRESHOLD,
       g_param_spec_double ("threshold", "Threshold",

@@ -660,7 +660,8 @@ main (int argc, char **argv)
     { "seed-base", 0, 0, G_OPTION_ARG_INT, &o.seed_base, "First seed (default 0)", "S" },
     { "method", 0, 0, G_OPTION_ARG_STRING, &o.method_name, "knn (default), packd or combined (packd + knn; both need a PACKD model)", "M" },
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model,
-      "Model file (default: $PACKD_MODEL, else the teacher)", "FILE" },
+      "Model file (default: $PACKD_MODEL, else the teacher for knn and models/"
+      "packd-mobilenetv2.safetensors for packd and combined)", "FILE" },
     { "model-pattern", 0, 0, G_OPTION_ARG_FILENAME, &o.model_pattern,
       "Model per category, %s = category name (leave-one-category-out models)", "PATTERN" },
     { "size", 's', 0, G_OPTION_ARG_INT, &o.size, "Model input size (default: the model's)", "N" },
@@ -721,7 +722,8 @@ main (int argc, char **argv)
     goto out;
   if (!o.model) {
     const char *env = g_getenv ("PACKD_MODEL");
-    o.model = g_strdup (env && *env ? env : PACKD_DEFAULT_TEACHER);
+    o.model = g_strdup (env && *env ? env
+        : o.method == PACKD_METHOD_KNN ? PACKD_DEFAULT_TEACHER : PACKD_SHIPPED_MODEL);
   }
   dirs = eval_resolve_categories (o.data, o.categories, &err);
   if (!dirs)
