@@ -95,6 +95,7 @@ GST_DEBUG_CATEGORY (gst_packd_filter_debug);
 #define DEFAULT_PROP_ATTACH_ROI_META TRUE
 #define DEFAULT_PROP_N_THREADS 0
 #define DEFAULT_PROP_CORESET_FRACTION 1.0
+#define DEFAULT_PROP_MAP_REFERENCE GST_PACKD_FILTER_MAP_REFERENCE_MODEL
 
 enum
 {
@@ -121,6 +122,7 @@ enum
   PROP_ATTACH_ROI_META,
   PROP_N_THREADS,
   PROP_CORESET_FRACTION,
+  PROP_MAP_REFERENCE,
   PROP_LAST_SCORE,
   PROP_FRAMES_ANALYSED,
   PROP_FRAMES_SKIPPED,
@@ -148,27 +150,6 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (packdfilter, "packdfilter", GST_RANK_NONE
     GST_TYPE_PACKD_FILTER,
     GST_DEBUG_CATEGORY_INIT (gst_packd_filter_debug, "packdfilter", 0,
         "few-shot visual anomaly detection"));
-
-GType
-gst_packd_filter_method_get_type (void)
-{
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    {PACKD_METHOD_KNN, "Training-free nearest-neighbour scoring of teacher features "
-          "(PatchCore-style)", "knn"},
-    {PACKD_METHOD_PACKD, "Trained PACKD student (needs a PACKD model file; scores with the "
-          "file's map reference)", "packd"},
-    {PACKD_METHOD_COMBINED, "PACKD and knn maps, each over its calibrated threshold, "
-          "summed (needs a PACKD model file)", "combined"},
-    {0, NULL, NULL},
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstPackdFilterMethod", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
 
 /* ------------------------------------------------------------------------ */
 /* GstBaseTransform vfuncs                                                   */
@@ -203,6 +184,7 @@ gst_packd_filter_start (GstBaseTransform * trans)
   gboolean non_blocking;
   guint n_threads;
   gdouble coreset_fraction;
+  gint map_reference;
   PackdSupport *support;
   GError *error = NULL;
 
@@ -214,6 +196,7 @@ gst_packd_filter_start (GstBaseTransform * trans)
   non_blocking = self->non_blocking;
   n_threads = self->n_threads;
   coreset_fraction = self->coreset_fraction;
+  map_reference = self->map_reference;
   self->last_score = 0.0;
   self->frames_analysed = self->frames_skipped = self->frames_anomalous = 0;
   self->last_latency = 0;
@@ -229,6 +212,8 @@ gst_packd_filter_start (GstBaseTransform * trans)
   if (n_threads > 0)
     packd_scorer_set_threads (self->scorer, n_threads);
   packd_scorer_set_coreset_fraction (self->scorer, (float) coreset_fraction);
+  if (map_reference != GST_PACKD_FILTER_MAP_REFERENCE_MODEL)
+    packd_scorer_set_map_reference (self->scorer, (PackdMapReference) map_reference);
 
   support = gst_packd_support_load (self->scorer, paths, &error);
   if (support == NULL)
@@ -516,6 +501,9 @@ gst_packd_filter_set_property (GObject * object, guint prop_id,
     case PROP_N_THREADS:
       self->n_threads = g_value_get_uint (value);
       break;
+    case PROP_MAP_REFERENCE:
+      self->map_reference = g_value_get_enum (value);
+      break;
     case PROP_CORESET_FRACTION:
       self->coreset_fraction = g_value_get_double (value);
       break;
@@ -596,6 +584,9 @@ gst_packd_filter_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_N_THREADS:
       g_value_set_uint (value, self->n_threads);
+      break;
+    case PROP_MAP_REFERENCE:
+      g_value_set_enum (value, self->map_reference);
       break;
     case PROP_CORESET_FRACTION:
       g_value_set_double (value, self->coreset_fraction);
@@ -748,6 +739,10 @@ gst_packd_filter_class_init (GstPackdFilterClass * klass)
           "(greedy coreset; 1 = all, exact). 0.05 is ~10x faster at k=8 for a "
           "few tenths of a pixel-AUROC point", 0.001, 1.0,
           DEFAULT_PROP_CORESET_FRACTION, RW_READY));
+  g_object_class_install_property (gobject_class, PROP_MAP_REFERENCE,
+      g_param_spec_enum ("map-reference", "Map reference",
+          "packd, combined: what the student's map is measured against (models/MODEL.md)",
+          GST_TYPE_PACKD_FILTER_MAP_REFERENCE, DEFAULT_PROP_MAP_REFERENCE, RW_READY));
   g_object_class_install_property (gobject_class, PROP_LAST_SCORE,
       g_param_spec_double ("last-score", "Last score",
           "Normalised score of the last analysed frame", 0.0, 1.0, 0.0, RO));
@@ -783,6 +778,7 @@ gst_packd_filter_class_init (GstPackdFilterClass * klass)
       GST_DEBUG_FUNCPTR (gst_packd_filter_transform_frame_ip);
 
   gst_type_mark_as_plugin_api (GST_TYPE_PACKD_FILTER_METHOD, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_PACKD_FILTER_MAP_REFERENCE, 0);
 }
 
 static void
@@ -812,5 +808,6 @@ gst_packd_filter_init (GstPackdFilter * self)
   self->attach_roi_meta = DEFAULT_PROP_ATTACH_ROI_META;
   self->n_threads = DEFAULT_PROP_N_THREADS;
   self->coreset_fraction = DEFAULT_PROP_CORESET_FRACTION;
+  self->map_reference = DEFAULT_PROP_MAP_REFERENCE;
   g_mutex_init (&self->support_lock);
 }

@@ -24,6 +24,11 @@ G_DECLARE_FINAL_TYPE (GstPackdFilter, gst_packd_filter, GST, PACKD_FILTER, GstVi
 #define GST_TYPE_PACKD_FILTER_METHOD (gst_packd_filter_method_get_type ())
 GType gst_packd_filter_method_get_type (void);
 
+/* map-reference: the PackdMapReference values, or the model file's own */
+#define GST_PACKD_FILTER_MAP_REFERENCE_MODEL (-1)
+#define GST_TYPE_PACKD_FILTER_MAP_REFERENCE (gst_packd_filter_map_reference_get_type ())
+GType gst_packd_filter_map_reference_get_type (void);
+
 /* Private pieces shared with gstpackdfilter-analysis.c and -report.c. */
 typedef struct _GstPackdWorker GstPackdWorker;
 typedef struct _GstPackdFilterResult GstPackdFilterResult;
@@ -64,6 +69,7 @@ struct _GstPackdFilter
   gboolean attach_roi_meta;
   guint n_threads;
   gdouble coreset_fraction;
+  gint map_reference;           /* PackdMapReference or ..._MAP_REFERENCE_MODEL */
 
   /* read-only statistics, protected by the object lock */
   gdouble last_score;

@@ -4,8 +4,8 @@
  */
 /* packdfilter with the shipped model (models/packd-mobilenetv2.safetensors,
  * models/MODEL.md): it is the default model file, its student scores with
- * the support-mean map reference the file asks for, and knn and combined
- * run on the same file. */
+ * the support-mean map reference the file asks for (map-reference
+ * overrides it), and knn and combined run on the same file. */
 #include "packd-scorer.h"
 #include "packdfilter-fixtures.h"
 
@@ -96,6 +96,48 @@ GST_START_TEST (test_combined_on_default_model)
 
 GST_END_TEST;
 
+/* Raw score of one defect frame with method packd and map-reference ref
+ * (NULL: the property left at its default). */
+static gdouble
+packd_raw_score (const gchar * ref)
+{
+  GstElement *filter = default_filter_new ("packd");
+  GstHarness *h;
+  GstBuffer *out;
+  gdouble raw;
+
+  if (ref)
+    gst_util_set_object_arg (G_OBJECT (filter), "map-reference", ref);
+  h = harness_new (filter);
+  out = push_frame (h, TEXTURE_CHECKER, 2, TRUE, 0);
+  raw = meta_double (out, "raw-score");
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  return raw;
+}
+
+/* map-reference defaults to the model file's choice and overrides it. */
+GST_START_TEST (test_map_reference_property)
+{
+  GstElement *filter = default_filter_new ("packd");
+  gint ref;
+  gdouble by_default, mean, none;
+
+  g_object_get (filter, "map-reference", &ref, NULL);
+  fail_unless_equals_int (ref, -1);     /* "model" */
+  gst_object_unref (filter);
+
+  by_default = packd_raw_score (NULL);
+  mean = packd_raw_score ("support-mean");
+  none = packd_raw_score ("none");
+  GST_INFO ("raw scores: default %g, support-mean %g, none %g", by_default, mean, none);
+  fail_unless (by_default == mean, "default %g vs support-mean %g", by_default, mean);
+  /* without the reference the support maps are not subtracted: higher */
+  fail_unless (none > mean + 0.01, "none %g vs support-mean %g", none, mean);
+}
+
+GST_END_TEST;
+
 static Suite *
 packdfilter_model_suite (void)
 {
@@ -107,6 +149,7 @@ packdfilter_model_suite (void)
   tcase_add_test (tc, test_packd_on_default_model);
   tcase_add_test (tc, test_knn_on_default_model);
   tcase_add_test (tc, test_combined_on_default_model);
+  tcase_add_test (tc, test_map_reference_property);
   suite_add_tcase (s, tc);
   return s;
 }
