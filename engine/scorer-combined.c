@@ -20,7 +20,6 @@ struct _PackdCombined {
   PackdScorer *knn;
   PackdScorer *packd;
   int size;                     /* the student's; knn maps are resampled to it */
-  PackdMapReference map_reference; /* the model file's */
   float *map;                   /* size * size */
   float *knn_map;               /* size * size, knn's map at the student's size */
 };
@@ -31,7 +30,8 @@ struct _PackdCombinedSupport {
 };
 
 PackdCombined *
-packd_combined_new (const char *model_path, int *size, GError **error)
+packd_combined_new (const char *model_path, int *size, PackdMapReference *map_reference,
+    GError **error)
 {
   PackdCombined *c = g_new0 (PackdCombined, 1);
 
@@ -42,7 +42,6 @@ packd_combined_new (const char *model_path, int *size, GError **error)
   if (c->knn == NULL)
     goto fail;
   c->size = packd_scorer_get_input_size (c->packd);
-  c->map_reference = packd_scorer_get_map_reference (c->packd);
   c->map = g_try_new (float, (gsize) c->size * c->size);
   c->knn_map = g_try_new (float, (gsize) c->size * c->size);
   if (c->map == NULL || c->knn_map == NULL) {
@@ -50,6 +49,7 @@ packd_combined_new (const char *model_path, int *size, GError **error)
     goto fail;
   }
   *size = c->size;
+  *map_reference = packd_scorer_get_map_reference (c->packd);
   return c;
 
 fail:
@@ -79,12 +79,6 @@ packd_combined_support_free (PackdCombinedSupport *cs)
   if (cs->packd)
     packd_support_unref (cs->packd);
   g_free (cs);
-}
-
-PackdMapReference
-packd_combined_get_map_reference (const PackdCombined *c)
-{
-  return c->map_reference;
 }
 
 PackdCombinedSupport *

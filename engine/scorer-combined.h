@@ -16,18 +16,18 @@ G_BEGIN_DECLS
 typedef struct _PackdCombined PackdCombined;
 typedef struct _PackdCombinedSupport PackdCombinedSupport;
 
-/* Both methods from one PACKD model file; *size receives the input size. */
-PackdCombined *packd_combined_new (const char *model_path, int *size, GError **error);
+/* Both methods from one PACKD model file; *size receives the input size,
+ * *map_reference the file's map reference. */
+PackdCombined *packd_combined_new (const char *model_path, int *size,
+    PackdMapReference *map_reference, GError **error);
 void packd_combined_free (PackdCombined *c);
 
 /* Both support sets (knn bank with the given coreset fraction, packd
- * prototypes and map reference), each calibrated as its method does; *threshold receives the
- * combined threshold.  May run while another thread scores. */
+ * prototypes and map reference), each calibrated as its method does;
+ * *threshold receives the combined threshold.  May run while another thread scores. */
 PackdCombinedSupport *packd_combined_build_support (PackdCombined *c, const PackdImage *images,
     int n_images, float coreset_fraction, PackdMapReference map_reference, float *threshold,
     GError **error);
-/* The model file's map reference (the packd half's default). */
-PackdMapReference packd_combined_get_map_reference (const PackdCombined *c);
 void packd_combined_support_free (PackdCombinedSupport *cs);
 
 /* Raw combined score (max of the summed normalised maps) into *raw_score;

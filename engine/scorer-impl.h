@@ -83,6 +83,10 @@ typedef enum {
   PACKD_CALIBRATION_MAX,        /* the first rule: 1.1 x the max (few false alarms, low recall) */
 } PackdCalibrationRule;
 
+/* The calibration's camera-jitter crop: img without its first 3 % of rows
+ * and columns (at least one each if at_least_one), never past the image. */
+PackdImage packd_calibration_shifted_crop (const PackdImage *img, gboolean at_least_one);
+
 /* The default rule; 0 when n < 1. */
 float packd_calibration_threshold (const float *scores, int n);
 float packd_calibration_threshold_rule (PackdCalibrationRule rule, const float *scores, int n);

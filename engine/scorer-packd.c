@@ -12,10 +12,11 @@
 
 #include <string.h>
 
-/* As the knn calibration in scorer.c: leave-one-out scores of the support
- * images and of shifted crops of them (camera jitter), turned into the
- * threshold by the rule the methods share (packd_calibration_threshold). */
-#define CALIB_SHIFT_FRACTION 0.03
+/* Calibration as knn's in scorer.c: leave-one-out scores of the support
+ * images and of shifted crops of them (packd_calibration_shifted_crop),
+ * turned into the threshold by the rule the methods share
+ * (packd_calibration_threshold). */
+
 /* As knn.c's map: Gaussian sigma 4, truncate 4. */
 #define MAP_BLUR_SIGMA 4.0f
 #define MAP_BLUR_TRUNCATE 4.0f
@@ -137,6 +138,23 @@ run_teacher (Workspace *w, const PackdImage *image)
   }
 }
 
+/* map -= reference (if any), in place; returns the max of the result. */
+static float
+map_subtract_peak (float *map, const float *reference, gsize px)
+{
+  float peak = -G_MAXFLOAT;
+
+  if (reference)
+    for (gsize i = 0; i < px; i++) {
+      map[i] -= reference[i];
+      peak = MAX (peak, map[i]);
+    }
+  else
+    for (gsize i = 0; i < px; i++)
+      peak = MAX (peak, map[i]);
+  return peak;
+}
+
 /* Student forward on the inputs in w and the map, minus the reference if
  * any; returns its max. */
 static float
@@ -145,7 +163,6 @@ score_loaded (Workspace *w, const PackdStudent *student, const PackdPrototypes *
 {
   const PackdStudentArch *a = packd_student_get_arch (student);
   const gsize px = (gsize) a->size * a->size;
-  float peak;
 
   if (a->peim)
     for (int L = 2; L <= 4; L++)
@@ -164,13 +181,7 @@ score_loaded (Workspace *w, const PackdStudent *student, const PackdPrototypes *
   }
   packd_gaussian_blur_forward (w->sum, a->size, a->size, MAP_BLUR_SIGMA, MAP_BLUR_TRUNCATE,
       w->map, w->scratch);
-  if (reference)
-    for (gsize i = 0; i < px; i++)
-      w->map[i] -= reference[i];
-  peak = w->map[0];
-  for (gsize i = 1; i < px; i++)
-    peak = MAX (peak, w->map[i]);
-  return peak;
+  return map_subtract_peak (w->map, reference, px);
 }
 
 float
@@ -215,27 +226,6 @@ prototypes_new (const PackdStudent *student, float *const *features, int n, int 
   return p;
 }
 
-static PackdImage
-shifted_crop (const PackdImage *img, gboolean at_least_one)
-{
-  const int bpp = img->format == PACKD_PIXEL_RGB ? 3 : img->format == PACKD_PIXEL_GRAY ? 1 : 4;
-  int dx = (int) (img->width * CALIB_SHIFT_FRACTION);
-  int dy = (int) (img->height * CALIB_SHIFT_FRACTION);
-  PackdImage s = *img;
-
-  if (at_least_one) {
-    dx = MAX (1, dx);
-    dy = MAX (1, dy);
-  }
-  /* a 1-pixel-wide or -high image cannot shift: stay inside it */
-  dx = MIN (dx, img->width - 1);
-  dy = MIN (dy, img->height - 1);
-  s.pixels += (gsize) dy * img->stride + (gsize) dx * bpp;
-  s.width = MAX (1, img->width - dx);
-  s.height = MAX (1, img->height - dy);
-  return s;
-}
-
 /* Per pixel, the mean or the max of n maps (px floats each) except map skip. */
 static void
 maps_reduce (const float *maps, gsize px, int n, int skip, PackdMapReference mode, float *out)
@@ -262,45 +252,50 @@ maps_reduce (const float *maps, gsize px, int n, int skip, PackdMapReference mod
       out[i] /= kept;
 }
 
-/* n >= 2.  The support maps (each image against the others' prototypes)
- * reduced to result->reference.  Calibration: per image its support map and
- * that of a shifted crop, each minus the reference of the other images
- * only, since a new good frame is not among the maps it is measured
- * against.  calib receives 2 n scores. */
+/* n >= 2: calibration by leave-one-out, and the map reference if asked.
+ * Per image its map against the other images' prototypes (its support map)
+ * and that of a shifted crop (camera jitter); with a reference, each minus
+ * the reduction of the other images' support maps only, since a new good
+ * frame is not among the maps it is measured against.  result->reference
+ * reduces all n support maps.  calib receives 2 n scores. */
 static gboolean
-build_reference (Workspace *w, const PackdStudent *student, const PackdImage *images,
+calibrate_leave_one_out (Workspace *w, const PackdStudent *student, const PackdImage *images,
     float *const *features, int n, PackdMapReference mode, PackdPrototypes *result,
     float *calib, GError **error)
 {
   const PackdStudentArch *a = packd_student_get_arch (student);
   const gsize px = (gsize) a->size * a->size;
   PackdPrototypes **others = g_new0 (PackdPrototypes *, n);
-  float *maps = g_try_new (float, px * n);
-  float *ref_others = g_try_new (float, px);
+  float *maps = NULL, *ref_others = NULL;       /* with a reference only */
   gboolean ok = FALSE;
 
-  result->reference = g_try_new (float, px);
-  if (maps == NULL || ref_others == NULL || result->reference == NULL) {
-    g_set_error (error, PACKD_ERROR, PACKD_ERROR_NO_MEMORY,
-        "cannot allocate the support maps of %d images", n);
-    goto out;
+  if (mode != PACKD_MAP_REFERENCE_NONE) {
+    maps = g_try_new (float, px * n);
+    ref_others = g_try_new (float, px);
+    result->reference = g_try_new (float, px);
+    if (maps == NULL || ref_others == NULL || result->reference == NULL) {
+      g_set_error (error, PACKD_ERROR, PACKD_ERROR_NO_MEMORY,
+          "cannot allocate the support maps of %d images", n);
+      goto out;
+    }
   }
   for (int i = 0; i < n; i++) {
     others[i] = prototypes_new (student, features, n, i);
     run_teacher (w, &images[i]);
-    score_loaded (w, student, others[i], NULL);
-    memcpy (maps + px * i, w->map, px * sizeof (float));
+    calib[2 * i] = score_loaded (w, student, others[i], NULL);
+    if (maps)
+      memcpy (maps + px * i, w->map, px * sizeof (float));
   }
-  maps_reduce (maps, px, n, -1, mode, result->reference);
+  if (maps)
+    maps_reduce (maps, px, n, -1, mode, result->reference);
   for (int i = 0; i < n; i++) {
-    const float *m = maps + px * i;
-    PackdImage s = shifted_crop (&images[i], FALSE);
-    float peak = -G_MAXFLOAT;
+    PackdImage s = packd_calibration_shifted_crop (&images[i], FALSE);
 
-    maps_reduce (maps, px, n, i, mode, ref_others);
-    for (gsize j = 0; j < px; j++)
-      peak = MAX (peak, m[j] - ref_others[j]);
-    calib[2 * i] = peak;
+    if (maps) {
+      maps_reduce (maps, px, n, i, mode, ref_others);
+      memcpy (w->map, maps + px * i, px * sizeof (float));
+      calib[2 * i] = map_subtract_peak (w->map, ref_others, px);
+    }
     run_teacher (w, &s);
     calib[2 * i + 1] = score_loaded (w, student, others[i], ref_others);
   }
@@ -358,25 +353,15 @@ packd_student_scoring_build_support (PackdStudentScoring *sc, const PackdImage *
   if (n_images < 2) {
     /* nothing to leave out: a shifted crop against its own prototypes,
      * doubled since a held-out image scores higher (as knn does) */
-    PackdImage s = shifted_crop (&images[0], TRUE);
+    PackdImage s = packd_calibration_shifted_crop (&images[0], TRUE);
     run_teacher (&w, &s);
     calib[n_calib++] = 2.f * score_loaded (&w, student, result, NULL);
-  } else if (reference == PACKD_MAP_REFERENCE_NONE) {
-    for (int i = 0; i < n_images; i++) {
-      PackdPrototypes *others = prototypes_new (student, features, n_images, i);
-      PackdImage s = shifted_crop (&images[i], FALSE);
-      run_teacher (&w, &images[i]);
-      calib[n_calib++] = score_loaded (&w, student, others, NULL);
-      run_teacher (&w, &s);
-      calib[n_calib++] = score_loaded (&w, student, others, NULL);
-      packd_prototypes_free (others);
-    }
-  } else if (!build_reference (&w, student, images, features, n_images, reference, result,
-          calib, error)) {
+  } else if (calibrate_leave_one_out (&w, student, images, features, n_images, reference,
+          result, calib, error)) {
+    n_calib = 2 * n_images;
+  } else {
     g_clear_pointer (&result, packd_prototypes_free);
     goto out;
-  } else {
-    n_calib = 2 * n_images;
   }
   *threshold = packd_calibration_threshold (calib, n_calib);
 out:

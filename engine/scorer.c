@@ -212,10 +212,9 @@ packd_scorer_new (const char *model_path, PackdMethod method, GError **error)
     g_mutex_init (&s->lock);
     s->method = method;
     s->coreset_fraction = 1.f;
-    s->combined = packd_combined_new (model_path, &s->size, error);
+    s->combined = packd_combined_new (model_path, &s->size, &s->map_reference, error);
     if (s->combined == NULL)
       goto fail;
-    s->map_reference = packd_combined_get_map_reference (s->combined);
     return s;
   }
 
@@ -392,6 +391,26 @@ packd_calibration_threshold (const float *scores, int n)
   return packd_calibration_threshold_rule (PACKD_CALIBRATION_MEAN, scores, n);
 }
 
+PackdImage
+packd_calibration_shifted_crop (const PackdImage *img, gboolean at_least_one)
+{
+  int dx = (int) (img->width * CALIB_SHIFT_FRACTION);
+  int dy = (int) (img->height * CALIB_SHIFT_FRACTION);
+  PackdImage s = *img;
+
+  if (at_least_one) {
+    dx = MAX (1, dx);
+    dy = MAX (1, dy);
+  }
+  /* a 1-pixel-wide or -high image cannot shift: stay inside it */
+  dx = MIN (dx, img->width - 1);
+  dy = MIN (dy, img->height - 1);
+  s.pixels += (gsize) dy * img->stride + (gsize) dx * image_bytes_per_pixel (img);
+  s.width = MAX (1, img->width - dx);
+  s.height = MAX (1, img->height - dy);
+  return s;
+}
+
 static void
 support_calibrate (PackdSupport *sup, Workspace *w, const PackdImage *images, int size)
 {
@@ -399,32 +418,18 @@ support_calibrate (PackdSupport *sup, Workspace *w, const PackdImage *images, in
   if (sup->n_images < 2) {
     /* Nothing to leave out: a shifted crop against the image itself gives
      * a floor; doubled, since a held-out image scores higher. */
-    const PackdImage *img = &images[0];
-    /* at least one pixel, but never past the image (1-pixel-wide supports) */
-    const int dx = MIN (MAX (1, (int) (img->width * CALIB_SHIFT_FRACTION)), img->width - 1);
-    const int dy = MIN (MAX (1, (int) (img->height * CALIB_SHIFT_FRACTION)), img->height - 1);
-    PackdImage shifted = *img;
-    shifted.pixels += (gsize) dy * img->stride + (gsize) dx * image_bytes_per_pixel (img);
-    shifted.width = MAX (1, img->width - dx);
-    shifted.height = MAX (1, img->height - dy);
+    PackdImage shifted = packd_calibration_shifted_crop (&images[0], TRUE);
     packd_embedder_run (w->embedder, &shifted);
     sup->calibration_scores[sup->n_calibration++] = 2.f * score_embedding (w, sup, 0, 0, size);
     sup->threshold = packd_calibration_threshold (sup->calibration_scores, sup->n_calibration);
     return;
   }
   for (int i = 0; i < sup->n_images; i++) {
-    const PackdImage *img = &images[i];
     const int begin = sup->image_begin[i], end = sup->image_begin[i + 1];
-    const int dx = (int) (img->width * CALIB_SHIFT_FRACTION);
-    const int dy = (int) (img->height * CALIB_SHIFT_FRACTION);
-    PackdImage shifted = *img;
+    PackdImage shifted = packd_calibration_shifted_crop (&images[i], FALSE);
 
-    packd_embedder_run (w->embedder, img);
+    packd_embedder_run (w->embedder, &images[i]);
     sup->calibration_scores[sup->n_calibration++] = score_embedding (w, sup, begin, end, size);
-
-    shifted.pixels += (gsize) dy * img->stride + (gsize) dx * image_bytes_per_pixel (img);
-    shifted.width = MAX (1, img->width - dx);
-    shifted.height = MAX (1, img->height - dy);
     packd_embedder_run (w->embedder, &shifted);
     sup->calibration_scores[sup->n_calibration++] = score_embedding (w, sup, begin, end, size);
   }

@@ -16,6 +16,7 @@
 #include "packd-safetensors.h"
 #include "packd-scorer.h"
 #include "packd-student.h"
+#include "scorer-impl.h"
 #include "test-util.h"
 
 #define SIZE 64
@@ -141,8 +142,14 @@ score_map (const char *model, PackdMethod method, PackdMapReference reference,
   packd_scorer_set_support (scorer, sup);
   packd_support_unref (sup);
   ck_assert (packd_scorer_score (scorer, img, &r, &err));
-  ck_assert_int_eq (r.map_size, SIZE);
-  memcpy (map, r.map, sizeof (float) * PX);
+  /* knn works at its own size: its map is brought to the student's, as
+   * combined does */
+  if (method != PACKD_METHOD_KNN)
+    ck_assert_int_eq (r.map_size, SIZE);
+  if (r.map_size == SIZE)
+    memcpy (map, r.map, sizeof (float) * PX);
+  else
+    packd_result_resample_map (&r, map, SIZE, SIZE);
   raw = r.raw_score;
   packd_scorer_free (scorer);
   return raw;
@@ -157,13 +164,26 @@ map_max (const float *m)
   return peak;
 }
 
+/* max over pixels of a - b */
+static float
+diff_max (const float *a, const float *b)
+{
+  float peak = a[0] - b[0];
+  for (int i = 1; i < PX; i++)
+    peak = MAX (peak, a[i] - b[i]);
+  return peak;
+}
+
 static void
 check_reference (PackdMapReference reference)
 {
   const PackdImage ab[2] = { img_a, img_b };
+  const PackdImage crop_a = packd_calibration_shifted_crop (&img_a, FALSE);
+  const PackdImage crop_b = packd_calibration_shifted_crop (&img_b, FALSE);
   float *plain = g_new (float, PX), *ref = g_new (float, PX);
   float *loo_a = g_new (float, PX), *loo_b = g_new (float, PX);
-  float raw, threshold, differs = 0;
+  float *shift_a = g_new (float, PX), *shift_b = g_new (float, PX);
+  float raw, threshold, differs = 0, calib[4];
 
   score_map (model_none, PACKD_METHOD_PACKD, PACKD_MAP_REFERENCE_NONE, ab, 2, &query, plain,
       NULL);
@@ -173,6 +193,11 @@ check_reference (PackdMapReference reference)
       NULL);
   score_map (model_none, PACKD_METHOD_PACKD, PACKD_MAP_REFERENCE_NONE, &img_a, 1, &img_b, loo_b,
       NULL);
+  /* and of their shifted crops, against the other image's prototypes */
+  score_map (model_none, PACKD_METHOD_PACKD, PACKD_MAP_REFERENCE_NONE, &img_b, 1, &crop_a,
+      shift_a, NULL);
+  score_map (model_none, PACKD_METHOD_PACKD, PACKD_MAP_REFERENCE_NONE, &img_a, 1, &crop_b,
+      shift_b, NULL);
   for (int i = 0; i < PX; i++) {
     float r = reference == PACKD_MAP_REFERENCE_SUPPORT_MAX ? MAX (loo_a[i], loo_b[i])
         : 0.5f * (loo_a[i] + loo_b[i]);
@@ -187,6 +212,16 @@ check_reference (PackdMapReference reference)
   ck_assert_float_eq_tol (raw, map_max (ref), 1e-6f);
   ck_assert (isfinite (threshold));
   ck_assert_float_gt (threshold, 0);
+  /* calibration: each support image (and its crop) against the reference
+   * of the other one alone, i.e. its map */
+  calib[0] = diff_max (loo_a, loo_b);
+  calib[1] = diff_max (shift_a, loo_b);
+  calib[2] = diff_max (loo_b, loo_a);
+  calib[3] = diff_max (shift_b, loo_a);
+  ck_assert_float_eq_tol (threshold, packd_calibration_threshold (calib, 4),
+      1e-4f * (1.f + fabsf (threshold)));
+  g_free (shift_a);
+  g_free (shift_b);
   g_free (plain);
   g_free (ref);
   g_free (loo_a);
@@ -281,23 +316,7 @@ START_TEST (test_combined_uses_reference)
 
   score_map (model_none, PACKD_METHOD_PACKD, PACKD_MAP_REFERENCE_SUPPORT_MEAN, abc, 3, &query, p,
       &thr_p);
-  {
-    /* knn at its own size, brought to the student's as combined does */
-    GError *err = NULL;
-    PackdScorer *scorer = packd_scorer_new (model_none, PACKD_METHOD_KNN, &err);
-    PackdSupport *sup;
-    PackdResult r;
-    ck_assert_msg (scorer != NULL, "%s", err ? err->message : "?");
-    packd_scorer_set_threads (scorer, 1);
-    sup = packd_scorer_build_support (scorer, abc, 3, &err);
-    ck_assert_ptr_nonnull (sup);
-    thr_k = packd_support_get_threshold (sup);
-    packd_scorer_set_support (scorer, sup);
-    packd_support_unref (sup);
-    ck_assert (packd_scorer_score (scorer, &query, &r, &err));
-    packd_result_resample_map (&r, k, SIZE, SIZE);
-    packd_scorer_free (scorer);
-  }
+  score_map (model_none, PACKD_METHOD_KNN, PACKD_MAP_REFERENCE_NONE, abc, 3, &query, k, &thr_k);
   score_map (model_none, PACKD_METHOD_COMBINED, PACKD_MAP_REFERENCE_SUPPORT_MEAN, abc, 3, &query,
       c, &thr_c);
   for (int i = 0; i < PX; i++) {

@@ -43,8 +43,7 @@ typedef struct {
   char *exclude, *model_pattern, *calibration, *map_reference_name;
   int runs, size, threads, seed_base;
   PackdMethod method;
-  gboolean map_reference_given; /* --map-reference: else the model file's */
-  PackdMapReference map_reference;
+  PackdMapReference map_reference; /* --map-reference if given, else the model file's */
   gboolean calibration_max;     /* --calibration max: the first rule, from the support's scores */
   int *k_list, n_k;
 } Options;
@@ -596,8 +595,7 @@ check_options (Options *o, GError **error)
     return FALSE;
   }
   o->calibration_max = g_strcmp0 (o->calibration, "max") == 0;
-  o->map_reference_given = o->map_reference_name != NULL;
-  if (o->map_reference_given
+  if (o->map_reference_name
       && !packd_map_reference_from_string (o->map_reference_name, &o->map_reference)) {
     g_set_error (error, PACKD_ERROR, PACKD_ERROR_INVALID_ARGUMENT,
         "--map-reference: unknown reference '%s' (none, support-mean or support-max)",
@@ -632,7 +630,7 @@ open_scorer (Options *o, GError **error)
     return NULL;
   if (o->threads > 0)
     packd_scorer_set_threads (scorer, o->threads);
-  if (o->map_reference_given)
+  if (o->map_reference_name)
     packd_scorer_set_map_reference (scorer, o->map_reference);
   o->map_reference = packd_scorer_get_map_reference (scorer);
   size = packd_scorer_get_input_size (scorer);
